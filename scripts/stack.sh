@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Local stack: a real Keycloak (server distribution from Maven Central) and a real
+# MongoDB-protocol server (MONGODB_URI, else mongod from PATH, else FerretDB 1.x on SQLite).
+#
+#   scripts/stack.sh up      start what is not running yet; writes $STATE/stack.env
+#   scripts/stack.sh down    stop what `up` started (a server that was already up is left alone)
+#   scripts/stack.sh status
+#
+# Downloads and data live in $ALS_CACHE (default ~/.cache/alexa-linking), outside the checkout,
+# so they are fetched once per machine. Idempotent: a second `up` reuses running servers.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${ALS_CACHE:-$HOME/.cache/alexa-linking}
+STATE=$CACHE/run
+KC_VERSION=${KC_VERSION:-26.7.3}
+KC_PORT=${KC_PORT:-8180}
+KC_MGMT_PORT=${KC_MGMT_PORT:-9190}
+MONGO_PORT=${MONGO_PORT:-27018}
+FERRETDB_VERSION=v1.24.2
+REALM_FILE=$ROOT/keycloak/alexa-linking-realm.json
+REALM=alexa-linking
+mkdir -p "$CACHE" "$STATE"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # wait_for <seconds> <description> <command...>
+    local secs=$1 what=$2; shift 2
+    for _ in $(seq 1 "$secs"); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 1
+    done
+    log "timed out after ${secs}s waiting for $what"
+    return 1
+}
+
+pick_java() {
+    # Keycloak 26.x runs on Java 17 and 21+; prefer the machine's default java, else any JDK >= 17.
+    local candidates=("${JAVA_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/temurin-25-jdk-amd64)
+    for home in "${candidates[@]}"; do
+        [ -n "$home" ] && [ -x "$home/bin/java" ] || continue
+        local major
+        major=$("$home/bin/java" -version 2>&1 | sed -nE 's/.*version "([0-9]+).*/\1/p' | head -1)
+        if [ "${major:-0}" -ge 17 ]; then echo "$home"; return 0; fi
+    done
+    dirname "$(dirname "$(readlink -f "$(command -v java)")")"
+}
+
+keycloak_home() { echo "$CACHE/keycloak-$KC_VERSION"; }
+
+install_keycloak() {
+    local home tarball url
+    home=$(keycloak_home)
+    [ -x "$home/bin/kc.sh" ] && return 0
+    tarball=$CACHE/keycloak-quarkus-dist-$KC_VERSION.tar.gz
+    if [ ! -s "$tarball" ]; then
+        url=https://repo1.maven.org/maven2/org/keycloak/keycloak-quarkus-dist/$KC_VERSION/keycloak-quarkus-dist-$KC_VERSION.tar.gz
+        log "downloading Keycloak $KC_VERSION from Maven Central"
+        if ! curl -fsSL --retry 3 -o "$tarball.part" "$url"; then
+            log "curl failed; trying mvn dependency:copy"
+            mvn -q dependency:copy -Dartifact=org.keycloak:keycloak-quarkus-dist:$KC_VERSION:tar.gz \
+                -DoutputDirectory="$CACHE" -Dmdep.stripVersion=false
+            mv "$CACHE/keycloak-quarkus-dist-$KC_VERSION.tar.gz" "$tarball.part"
+        fi
+        mv "$tarball.part" "$tarball"
+    fi
+    tar -xzf "$tarball" -C "$CACHE"
+}
+
+realm_url() { echo "http://127.0.0.1:$KC_PORT/realms/$REALM/.well-known/openid-configuration"; }
+
+start_keycloak() {
+    if curl -fsS "$(realm_url)" >/dev/null 2>&1; then
+        log "Keycloak already answers on :$KC_PORT"
+        return 0
+    fi
+    if port_open "$KC_PORT"; then
+        log "port $KC_PORT is taken but the realm does not answer yet; waiting"
+        wait_for 180 "Keycloak realm" curl -fsS "$(realm_url)" && return 0
+        return 1
+    fi
+    install_keycloak
+    local home java_home sum
+    home=$(keycloak_home)
+    java_home=$(pick_java)
+    mkdir -p "$home/data/import"
+    # A changed realm file means a fresh dev database, so the import really applies.
+    sum=$(sha256sum "$REALM_FILE" | cut -c1-16)
+    if [ "$(cat "$home/data/realm.sum" 2>/dev/null)" != "$sum" ]; then
+        rm -rf "$home/data/h2"
+        echo "$sum" >"$home/data/realm.sum"
+    fi
+    cp "$REALM_FILE" "$home/data/import/"
+    log "starting Keycloak $KC_VERSION on :$KC_PORT (JAVA_HOME=$java_home)"
+    JAVA_HOME=$java_home KC_BOOTSTRAP_ADMIN_USERNAME=${KC_ADMIN:-admin} \
+        KC_BOOTSTRAP_ADMIN_PASSWORD=${KC_ADMIN_PASSWORD:-admin} \
+        setsid nohup "$home/bin/kc.sh" start-dev --import-realm \
+        --http-host=127.0.0.1 --http-port="$KC_PORT" --http-management-port="$KC_MGMT_PORT" \
+        >"$STATE/keycloak.log" 2>&1 </dev/null &
+    echo $! >"$STATE/keycloak.pid"
+    echo started >"$STATE/keycloak.owned"
+    wait_for 300 "Keycloak realm $REALM" curl -fsS "$(realm_url)" || {
+        tail -30 "$STATE/keycloak.log" >&2
+        return 1
+    }
+    log "Keycloak is up"
+}
+
+install_ferretdb() {
+    # `go install …@v1.24.2` builds a binary that panics: the module zip lacks the generated
+    # build/version/version.txt. So fetch the same module through the Go module proxy, add that
+    # file to a copy of it and build there.
+    local bin=$CACHE/bin/ferretdb
+    if [ -x "$bin" ]; then echo "$bin"; return 0; fi
+    log "building FerretDB $FERRETDB_VERSION from the Go module proxy (first time only)"
+    local src dir
+    dir=$(cd "$CACHE" && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    src=$CACHE/ferretdb-src
+    rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+    echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+    mkdir -p "$CACHE/bin"
+    (cd "$src" && go build -o "$bin" ./cmd/ferretdb) >&2
+    rm -rf "$src"
+    echo "$bin"
+}
+
+mongo_ping() { python3 "$ROOT/scripts/mongo_ping.py" "$1"; }
+
+start_mongo() {
+    if [ -n "${MONGODB_URI:-}" ]; then
+        log "using MONGODB_URI from the environment"
+        echo "$MONGODB_URI" >"$STATE/mongo.uri"
+        return 0
+    fi
+    local uri="mongodb://127.0.0.1:$MONGO_PORT/"
+    echo "$uri" >"$STATE/mongo.uri"
+    if port_open "$MONGO_PORT" && mongo_ping "$uri"; then
+        log "Mongo-protocol server already answers on :$MONGO_PORT"
+        return 0
+    fi
+    mkdir -p "$CACHE/mongo-data"
+    if command -v mongod >/dev/null 2>&1; then
+        log "starting mongod on :$MONGO_PORT"
+        setsid nohup mongod --bind_ip 127.0.0.1 --port "$MONGO_PORT" --dbpath "$CACHE/mongo-data" \
+            >"$STATE/mongo.log" 2>&1 </dev/null &
+    else
+        local bin
+        bin=$(install_ferretdb)
+        log "starting FerretDB (SQLite backend) on :$MONGO_PORT"
+        setsid nohup "$bin" --handler=sqlite --sqlite-url="file:$CACHE/mongo-data/" \
+            --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --log-level=warn --debug-addr=- \
+            --state-dir="$CACHE/mongo-data" \
+            >"$STATE/mongo.log" 2>&1 </dev/null &
+    fi
+    echo $! >"$STATE/mongo.pid"
+    echo started >"$STATE/mongo.owned"
+    wait_for 60 "Mongo-protocol server" mongo_ping "$uri" || { tail -20 "$STATE/mongo.log" >&2; return 1; }
+    log "Mongo-protocol server is up"
+}
+
+write_env() {
+    cat >"$STATE/stack.env" <<EOF
+export ALS_KEYCLOAK_URL=http://127.0.0.1:$KC_PORT
+export ALS_KEYCLOAK_REALM=$REALM
+export ALS_MONGODB_URI=$(cat "$STATE/mongo.uri")
+export ALS_KC_ADMIN_USERNAME=${KC_ADMIN:-admin}
+export ALS_KC_ADMIN_PASSWORD=${KC_ADMIN_PASSWORD:-admin}
+export ALS_FERRETDB_BIN=$([ -x "$CACHE/bin/ferretdb" ] && echo "$CACHE/bin/ferretdb")
+EOF
+    log "environment written to $STATE/stack.env"
+}
+
+stop_owned() { # stop_owned <name>
+    local name=$1
+    if [ -f "$STATE/$name.owned" ] && [ -f "$STATE/$name.pid" ]; then
+        local pid
+        pid=$(cat "$STATE/$name.pid")
+        log "stopping $name (pid $pid)"
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/$name.owned" "$STATE/$name.pid"
+}
+
+case "${1:-}" in
+    up)
+        start_mongo &
+        mongo_job=$!
+        start_keycloak
+        wait "$mongo_job"
+        write_env
+        ;;
+    down)
+        stop_owned keycloak
+        stop_owned mongo
+        ;;
+    status)
+        curl -fsS "$(realm_url)" >/dev/null 2>&1 && echo "keycloak: up" || echo "keycloak: down"
+        mongo_ping "$(cat "$STATE/mongo.uri" 2>/dev/null || echo "mongodb://127.0.0.1:$MONGO_PORT/")" \
+            && echo "mongo: up" || echo "mongo: down"
+        ;;
+    *)
+        echo "usage: $0 up|down|status" >&2
+        exit 2
+        ;;
+esac

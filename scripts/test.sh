@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite against the real stack: installs what is missing, starts Keycloak and
+# the Mongo-protocol server (unless they already run), runs pytest, stops what it started.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+bash scripts/install.sh --with-browser
+trap 'bash scripts/stack.sh down' EXIT
+bash scripts/stack.sh up
+# shellcheck disable=SC1091
+source "${ALS_CACHE:-$HOME/.cache/alexa-linking}/run/stack.env"
+python3 -m pytest "$@"

@@ -1,0 +1,29 @@
+"""`python -m service <command>`: serve, and the admin commands (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from service.commands import COMMANDS
+from service.settings import SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m service", description="Alexa Account Linking Server"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in COMMANDS:
+        register(sub)
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Typed application state keys: the one place that names what an app holds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.crypto import KeyRing
+    from service.keycloak_oidc import KeycloakOidc
+
+SETTINGS = web.AppKey("settings", Settings)
+MONGO = web.AppKey("mongo", AsyncMongoClient[dict[str, Any]])
+DB = web.AppKey("db", AsyncDatabase[dict[str, Any]])
+HTTP = web.AppKey("http", aiohttp.ClientSession)  # outbound calls: LWA, Alexa, Keycloak
+OIDC = web.AppKey("oidc", "KeycloakOidc")
+KEYRING = web.AppKey("keyring", "KeyRing")

@@ -1,0 +1,13 @@
+"""Command-line commands; each module has `register(subparsers)` and sets `run` on its parser."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from service.commands import serve
+
+Register = Callable[["argparse._SubParsersAction[Any]"], None]
+
+COMMANDS: list[Register] = [serve.register]

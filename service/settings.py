@@ -1,0 +1,151 @@
+"""Settings: one frozen object read from ``ALS_*`` environment variables, validated once.
+
+No other module reads the environment. Outside development (``ALS_ENV=production``) a missing or
+weak secret stops the start with a message that names the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+PREFIX = "ALS_"
+DEV_SESSION_KEY_NOTE = "generated for this process (dev mode); sessions end on restart"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or too weak; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "production"
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    keycloak_url: str = "http://127.0.0.1:8180"
+    keycloak_realm: str = "alexa-linking"
+    keycloak_client_id: str = "account-linking-service"
+    keycloak_client_secret: str = field(default="", repr=False)
+    keycloak_timeout: float = 5.0
+    mongodb_uri: str = field(default="mongodb://127.0.0.1:27018/", repr=False)
+    mongodb_db: str = "alexa_linking"
+    session_key: str = field(default="", repr=False)
+    session_max_age: int = 8 * 3600
+    encryption_keys: str = field(default="", repr=False)
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 0
+    code_ttl: int = 300
+    lwa_timeout: float = 3.0
+    alexa_timeout: float = 5.0
+    log_level: str = "INFO"
+
+    @property
+    def dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return urlsplit(self.public_url).scheme == "https"
+
+    @property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/")
+
+    def url(self, path: str) -> str:
+        """Absolute URL of one of our paths, from the configured public base URL."""
+        return self.public_base + path
+
+    @property
+    def session_key_bytes(self) -> bytes:
+        return _decode_key(self.session_key, "ALS_SESSION_KEY")
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def validate(self) -> Settings:
+        """Check every value; in dev mode fill in missing secrets with throw-away ones."""
+        if self.env not in ("dev", "production"):
+            raise SettingsError("ALS_ENV must be 'dev' or 'production'")
+        for name, url in (("ALS_PUBLIC_URL", self.public_url), ("ALS_KEYCLOAK_URL", self.keycloak_url)):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise SettingsError(f"{name} must be an absolute http(s) URL")
+        for name, number in (
+            ("ALS_ACCESS_TOKEN_TTL", self.access_token_ttl),
+            ("ALS_CODE_TTL", self.code_ttl),
+            ("ALS_SESSION_MAX_AGE", self.session_max_age),
+        ):
+            if number <= 0:
+                raise SettingsError(f"{name} must be a positive number of seconds")
+        if self.code_ttl > 600:
+            raise SettingsError("ALS_CODE_TTL must be at most 600 seconds (RFC 6749 §4.1.2)")
+        if self.refresh_token_ttl < 0:
+            raise SettingsError("ALS_REFRESH_TOKEN_TTL must be 0 (never expires) or positive")
+        settings = self
+        if self.dev:
+            if not self.session_key:
+                settings = replace(settings, session_key=generate_key())
+            if not self.encryption_keys:
+                settings = replace(settings, encryption_keys="dev:" + generate_key())
+            if not self.keycloak_client_secret:
+                settings = replace(settings, keycloak_client_secret="dev-service-secret-change-me")
+        else:
+            if urlsplit(self.public_url).scheme != "https":
+                raise SettingsError("ALS_PUBLIC_URL must be https in production (Alexa requires TLS)")
+            if len(self.keycloak_client_secret) < 16 or "change-me" in self.keycloak_client_secret:
+                raise SettingsError("ALS_KEYCLOAK_CLIENT_SECRET is missing or a placeholder")
+            if not self.session_key:
+                raise SettingsError("ALS_SESSION_KEY is required (32 random bytes, urlsafe base64)")
+            if not self.encryption_keys:
+                raise SettingsError("ALS_ENCRYPTION_KEYS is required (kid:key, newest first)")
+        settings.session_key_bytes  # noqa: B018 - validates the key's shape
+        return settings
+
+
+def generate_key() -> str:
+    """A new 32-byte key in urlsafe base64, the format of ALS_SESSION_KEY and key ring entries."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def _decode_key(value: str, name: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{name} is not urlsafe base64") from None
+    if len(raw) != 32:
+        raise SettingsError(f"{name} must decode to 32 bytes")
+    return raw
+
+
+_INT_FIELDS = {
+    "port", "session_max_age", "access_token_ttl", "refresh_token_ttl", "code_ttl",
+}
+_FLOAT_FIELDS = {"keycloak_timeout", "lwa_timeout", "alexa_timeout"}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``ALS_<FIELD>`` variables (``MONGODB_URI`` is honoured too) and validate them."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name in Settings.__dataclass_fields__:
+        raw = env.get(PREFIX + name.upper())
+        if raw is None and name == "mongodb_uri":
+            raw = env.get("MONGODB_URI")
+        if raw is None or raw == "":
+            continue
+        try:
+            if name in _INT_FIELDS:
+                values[name] = int(raw)
+            elif name in _FLOAT_FIELDS:
+                values[name] = float(raw)
+            else:
+                values[name] = raw
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be a number") from None
+    return Settings(**values).validate()  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""HTTP layer: thin handlers that parse, call domain code and render."""

@@ -1,0 +1,94 @@
+"""Login through Keycloak (authorization code + PKCE S256, own state and nonce) and logout."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import web
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from service.appkeys import OIDC, SETTINGS
+from service.keycloak_oidc import KeycloakUnavailable, OidcError
+from service.web.errors import error_page
+from service.web.session import (
+    KEYCLOAK_REFRESH,
+    PENDING_LOGIN,
+    get_session,
+    require_csrf,
+    safe_next,
+    start_user_session,
+)
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+def _callback_url(request: web.Request) -> str:
+    return request.app[SETTINGS].url(str(request.app.router["login_callback"].url_for()))
+
+
+@routes.get("/login", name="login")
+async def login(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(64)
+    try:
+        url = await request.app[OIDC].authorization_url(
+            redirect_uri=_callback_url(request),
+            state=state,
+            nonce=nonce,
+            code_challenge=create_s256_code_challenge(verifier),
+        )
+    except OidcError as exc:
+        raise error_page(request, 503, exc.message) from None
+    session[PENDING_LOGIN] = {
+        "state": state,
+        "nonce": nonce,
+        "verifier": verifier,
+        "next": safe_next(request.query.get("next")),
+    }
+    raise web.HTTPFound(url)
+
+
+@routes.get("/login/callback", name="login_callback")
+async def login_callback(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    pending = session.pop(PENDING_LOGIN, None)  # single use: a replayed callback finds nothing
+    state = request.query.get("state", "")
+    if not isinstance(pending, dict) or not secrets.compare_digest(
+        str(pending.get("state", "")).encode(), state.encode()
+    ):
+        raise error_page(
+            request, 400, "This login link is no longer valid. Please start the login again."
+        )
+    if "error" in request.query:
+        raise error_page(request, 400, "The login was cancelled or refused. Please try again.")
+    code = request.query.get("code")
+    if not code:
+        raise error_page(request, 400, "The login answer is missing its code. Please log in again.")
+    try:
+        result = await request.app[OIDC].finish_login(
+            code=code,
+            redirect_uri=_callback_url(request),
+            code_verifier=str(pending["verifier"]),
+            nonce=str(pending["nonce"]),
+        )
+    except OidcError as exc:
+        log.info("login callback refused: %s", exc.message)
+        status = 503 if isinstance(exc, KeycloakUnavailable) else 400
+        raise error_page(request, status, exc.message) from None
+    await start_user_session(request, result.user, result.refresh_token)
+    log.info("user %s logged in", result.user.username)
+    raise web.HTTPFound(safe_next(str(pending.get("next", "/"))))
+
+
+@routes.post("/logout", name="logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    await require_csrf(request)
+    session = await get_session(request)
+    refresh = session.get(KEYCLOAK_REFRESH)
+    if isinstance(refresh, str):
+        await request.app[OIDC].logout(refresh)
+    session.invalidate()
+    raise web.HTTPFound("/")

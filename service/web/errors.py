@@ -1,0 +1,62 @@
+"""One error middleware: readable pages for browsers, JSON for API clients, never internals."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from service.web.session import Handler
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/.well-known/",
+                 "/healthz", "/readyz", "/alexa/")
+
+MESSAGES = {
+    400: "The request was not understood.",
+    403: "You are not allowed to do that.",
+    404: "There is no page at this address.",
+    405: "This address does not accept that kind of request.",
+    413: "The request is too large.",
+    500: "Something went wrong on our side. Please try again.",
+}
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def error_page(request: web.Request, status: int, message: str) -> web.HTTPException:
+    """An HTTP exception carrying a rendered error page (raise it from a handler)."""
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, {"status": status, "message": message, "user": None}, status=status
+    )
+    exc = web.HTTPException(text=response.text, content_type="text/html")
+    exc.set_status(status)
+    return exc
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    code = "server_error" if status >= 500 else "invalid_request" if status == 400 else "not_found" \
+        if status == 404 else "method_not_allowed" if status == 405 else "error"
+    return web.json_response({"error": code, "error_description": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.text and exc.content_type in ("text/html", "application/json"):
+            raise
+        message = MESSAGES.get(exc.status, exc.reason)
+        if wants_json(request):
+            return _json_error(exc.status, message)
+        raise error_page(request, exc.status, message) from None
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json(request):
+            return _json_error(500, MESSAGES[500])
+        raise error_page(request, 500, MESSAGES[500]) from None

@@ -1,0 +1,108 @@
+"""Browser sessions (encrypted cookie), the logged-in user, and CSRF tokens for our forms."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp_session
+from aiohttp import web
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from service.identity import User
+from service.settings import Settings
+
+COOKIE_NAME = "als_session"
+USER = "user"
+CSRF = "csrf"
+KEYCLOAK_REFRESH = "kc_rt"
+PENDING_LOGIN = "login"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def session_middleware(settings: Settings) -> Any:
+    storage = EncryptedCookieStorage(
+        settings.session_key_bytes,
+        cookie_name=COOKIE_NAME,
+        max_age=settings.session_max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.secure_cookies,
+    )
+    return aiohttp_session.session_middleware(storage)
+
+
+async def get_session(request: web.Request) -> aiohttp_session.Session:
+    return await aiohttp_session.get_session(request)
+
+
+async def current_user(request: web.Request) -> User | None:
+    session = await get_session(request)
+    return User.from_session(session.get(USER))
+
+
+async def start_user_session(request: web.Request, user: User, keycloak_refresh: str | None) -> None:
+    """A fresh session for the user (the pre-login contents are dropped, against fixation)."""
+    session = await aiohttp_session.new_session(request)
+    session[USER] = user.to_session()
+    session[CSRF] = secrets.token_urlsafe(32)
+    if keycloak_refresh:
+        session[KEYCLOAK_REFRESH] = keycloak_refresh
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get(CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[CSRF] = token
+    return token
+
+
+def csrf_valid(session: aiohttp_session.Session, submitted: object) -> bool:
+    expected = session.get(CSRF)
+    return (
+        isinstance(expected, str)
+        and isinstance(submitted, str)
+        and secrets.compare_digest(expected.encode(), submitted.encode())
+    )
+
+
+async def require_csrf(request: web.Request) -> dict[str, str]:
+    """Read a POSTed form and check its CSRF token; returns the form fields."""
+    from service.web.errors import error_page
+
+    form = await request.post()
+    session = await get_session(request)
+    if not csrf_valid(session, form.get("csrf_token")):
+        raise error_page(
+            request, 403, "This form has expired or was not sent from our pages. Please try again."
+        )
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only same-site relative paths may be returned to after login (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+async def login_required(request: web.Request) -> User:
+    """The logged-in user, or a redirect to /login that comes back to this very request."""
+    user = await current_user(request)
+    if user is None:
+        location = request.app.router["login"].url_for().with_query({"next": str(request.rel_url)})
+        raise web.HTTPFound(location)
+    return user
+
+
+async def admin_required(request: web.Request) -> User:
+    from service.web.errors import error_page
+
+    user = await login_required(request)
+    if not user.is_admin:
+        raise error_page(request, 403, "This page is for administrators.")
+    return user

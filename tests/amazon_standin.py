@@ -1,0 +1,745 @@
+"""A local stand-in for the Amazon endpoints our server calls, for tests and manual runs.
+
+It behaves as Amazon documents it (docs/alexa-protocols.md §3 and §4), strict where Amazon is
+strict, so our code is tested against the rules rather than against a mock that agrees with it:
+
+* LWA token endpoint ``POST /auth/o2/token``: authorization codes are single-use (consumed as
+  soon as they are presented, even if the exchange then fails), expire after 5 minutes and are
+  bound to their client; refresh requires the client secret; errors are HTTP 400 (401 for
+  ``invalid_client``) with an RFC 6749 §5.2 body and an ``x-amzn-errortype`` header.
+* Alexa APIs ``POST /v1/health/profile`` and ``POST /v3/events``: need ``Authorization: Bearer``
+  with a live access token issued here (401 ``INVALID_ACCESS_TOKEN_EXCEPTION`` otherwise) and a
+  JSON object body (400 ``INVALID_REQUEST_EXCEPTION``); answer 202, or scripted responses.
+
+Control it in-process through ``AmazonStandIn`` or over HTTP under ``/_standin/``:
+
+==========================================  =================================================
+``POST /_standin/clients``                  ``{"client_id", "secret"}`` registers an LWA client
+``POST /_standin/codes``                    ``{"client_id", "redirect_uri"?}`` → ``{"code"}``
+``POST /_standin/alexa-responses``          ``{"status", "body"?, "headers"?, "count"?,
+                                            "code"?, "path"?}`` queues scripted answers
+``GET  /_standin/requests``                 every Alexa API request received
+``GET  /_standin/lwa-calls``                every LWA call (no secrets) and counters
+``POST /_standin/expire-access-tokens``     all access tokens issued so far expire
+``POST /_standin/revoke-all``               the user removed the permission: all tokens die
+``POST /_standin/lwa``                      ``{"down": bool, "mode"?: "503"|"close"|"hang"}``
+==========================================  =================================================
+
+Run it with ``python -m tests.amazon_standin --port 9400 --client ID:SECRET``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import contextlib
+import dataclasses
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+from urllib.parse import unquote_plus
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+__all__ = [
+    "ALEXA_ERROR_CODES",
+    "AlexaRequest",
+    "AmazonStandIn",
+    "LwaCall",
+    "LwaDownMode",
+    "alexa_error_body",
+]
+
+log = logging.getLogger(__name__)
+
+LwaDownMode = Literal["503", "close", "hang"]
+
+# Event Gateway error codes by HTTP status (alexa-protocols.md §4.2; the mapping is [I]).
+ALEXA_ERROR_CODES: Mapping[int, str] = {
+    400: "INVALID_REQUEST_EXCEPTION",
+    401: "INVALID_ACCESS_TOKEN_EXCEPTION",
+    403: "SKILL_DISABLED_EXCEPTION",
+    404: "SKILL_NOT_FOUND_EXCEPTION",
+    413: "REQUEST_ENTITY_TOO_LARGE_EXCEPTION",
+    429: "THROTTLING_EXCEPTION",
+    500: "INTERNAL_SERVICE_EXCEPTION",
+    503: "SERVICE_UNAVAILABLE_EXCEPTION",
+}
+
+_AMZN_ERROR_TYPES = {
+    "invalid_request": "OA2InvalidRequestException",
+    "invalid_client": "OA2InvalidClientException",
+    "invalid_grant": "OA2InvalidGrantException",
+    "unauthorized_client": "OA2UnauthorizedClientException",
+    "unsupported_grant_type": "OA2UnsupportedGrantTypeException",
+}
+
+_ALEXA_PATHS = ("/v1/health/profile", "/v3/events")
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def alexa_error_body(code: str, description: str) -> dict[str, Any]:
+    """The Alexa API error envelope: ``payload.code`` is what callers branch on."""
+    return {
+        "header": {"namespace": "System", "name": "Exception", "messageId": str(uuid.uuid4())},
+        "payload": {"code": code, "description": description},
+    }
+
+
+@dataclass(frozen=True)
+class AlexaRequest:
+    """One request received on an Alexa API path, and what the stand-in answered."""
+
+    method: str
+    path: str
+    headers: CIMultiDictProxy[str]
+    body: Any  # the parsed JSON, or None when the body was not JSON
+    text: str
+    status: int
+
+    @property
+    def bearer_token(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class LwaCall:
+    """One request to the LWA token endpoint, without codes, tokens or secrets."""
+
+    grant_type: str | None
+    client_id: str | None
+    client_auth: Literal["basic", "body", "none"]
+    has_client_secret: bool
+    redirect_uri: str | None
+    status: int
+    error: str | None
+
+
+@dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str | None
+    expires_at: float
+
+
+@dataclass
+class _AccessToken:
+    client_id: str
+    expires_at: float
+    revoked: bool = False
+
+
+@dataclass
+class _RefreshToken:
+    client_id: str
+    revoked: bool = False
+
+
+@dataclass
+class _Scripted:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    path: str | None
+
+
+class _OAuthError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+def _missing(name: str) -> _OAuthError:
+    return _OAuthError("invalid_request", f"The request is missing a required parameter : {name}")
+
+
+def _bad_grant(name: str) -> _OAuthError:
+    return _OAuthError("invalid_grant", f"The request has an invalid grant parameter : {name}")
+
+
+def _body_response(status: int, body: Any, headers: Mapping[str, str]) -> web.Response:
+    """``body``: None → empty, str/bytes → sent as is, anything else → JSON."""
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    if isinstance(body, bytes):
+        return web.Response(status=status, body=body, headers=headers)
+    if isinstance(body, str):
+        return web.Response(status=status, text=body, headers=headers)
+    return web.json_response(body, status=status, headers=headers)
+
+
+class AmazonStandIn:
+    """LWA + Alexa API stand-in with a Python control API; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        clients: Mapping[str, str] | None = None,
+        access_token_lifetime: int = 3600,
+        code_lifetime: float = 300,
+        rotate_refresh_tokens: bool = False,
+    ) -> None:
+        self._clients: dict[str, str] = dict(clients or {})
+        self._access_token_lifetime = access_token_lifetime
+        self._code_lifetime = code_lifetime
+        self._rotate = rotate_refresh_tokens
+        self._revoke_previous = False
+        self._expires_in_as_string = False
+        self._codes: dict[str, _Code] = {}
+        self._access: dict[str, _AccessToken] = {}
+        self._refresh: dict[str, _RefreshToken] = {}
+        self._alexa_script: list[_Scripted] = []
+        self._lwa_script: list[_Scripted] = []
+        self._lwa_down: LwaDownMode | None = None
+        self._lwa_release = asyncio.Event()
+        self._clock_offset = 0.0
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+        #: Every request received on an Alexa API path, in arrival order.
+        self.requests: list[AlexaRequest] = []
+        #: Every request received on the LWA token endpoint, in arrival order.
+        self.lwa_calls: list[LwaCall] = []
+        self.app = self._make_app()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host:port``; port 0 picks a free port (read it from ``base_url``)."""
+        if self._runner is not None:
+            raise RuntimeError("stand-in already started")
+        self._lwa_release = asyncio.Event()
+        runner = web.AppRunner(self.app, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound_port = runner.addresses[0][1]
+        url_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+        if ":" in url_host:
+            url_host = f"[{url_host}]"
+        self._base_url = f"http://{url_host}:{bound_port}"
+
+    async def stop(self) -> None:
+        self._lwa_release.set()  # let "hang" handlers finish so shutdown is quick
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> AmazonStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("stand-in not started")
+        return self._base_url
+
+    @property
+    def lwa_token_url(self) -> str:
+        return f"{self.base_url}/auth/o2/token"
+
+    @property
+    def health_profile_url(self) -> str:
+        return f"{self.base_url}/v1/health/profile"
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.base_url}/v3/events"
+
+    # -- control API ----------------------------------------------------------------------
+
+    def add_client(self, client_id: str, secret: str) -> None:
+        self._clients[client_id] = secret
+
+    def issue_code(self, client_id: str, *, redirect_uri: str | None = None) -> str:
+        """The LWA code Amazon would hand to our reciprocal endpoint or AcceptGrant.
+
+        With ``redirect_uri`` the exchange must send the same one; without, any is accepted
+        (Amazon's reciprocal samples send none)."""
+        if client_id not in self._clients:
+            raise KeyError(f"unknown LWA client {client_id!r}")
+        code = "AN" + secrets.token_urlsafe(15)
+        self._codes[code] = _Code(client_id, redirect_uri, self._now() + self._code_lifetime)
+        return code
+
+    def advance_time(self, seconds: float) -> None:
+        """Move the stand-in's clock forward: codes and access tokens age accordingly."""
+        self._clock_offset += seconds
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is now expired; new ones are unaffected."""
+        now = self._now()
+        for token in self._access.values():
+            token.expires_at = min(token.expires_at, now)
+
+    def revoke_refresh_token(self, token: str) -> None:
+        """Only that refresh token dies; access tokens stay valid until they expire."""
+        if token in self._refresh:
+            self._refresh[token].revoked = True
+
+    def revoke_all(self) -> None:
+        """As when the user removes the skill's permission: every token stops working."""
+        for refresh in self._refresh.values():
+            refresh.revoked = True
+        for access in self._access.values():
+            access.revoked = True
+
+    def set_access_token_lifetime(self, seconds: int) -> None:
+        self._access_token_lifetime = seconds
+
+    def set_code_lifetime(self, seconds: float) -> None:
+        self._code_lifetime = seconds
+
+    def set_rotate_refresh_tokens(self, rotate: bool, *, revoke_previous: bool = False) -> None:
+        """Rotate on refresh; the previous token stays valid unless ``revoke_previous``
+        (LWA's behaviour here is undocumented, so tests can pin both)."""
+        self._rotate = rotate
+        self._revoke_previous = revoke_previous
+
+    def set_expires_in_as_string(self, as_string: bool) -> None:
+        """Send ``"expires_in": "3600"`` as one of Amazon's samples shows."""
+        self._expires_in_as_string = as_string
+
+    def set_lwa_down(self, down: bool = True, *, mode: LwaDownMode = "503") -> None:
+        """Make the token endpoint fail; the Alexa API paths keep working.
+
+        ``"503"`` answers 503 with an HTML body, ``"close"`` drops the connection without an
+        answer, ``"hang"`` never answers (until ``set_lwa_down(False)`` or ``stop()``, then
+        503) to exercise client timeouts. For *refused* connections, point the client at a
+        port nothing listens on; this server keeps listening for the Alexa paths."""
+        if mode not in get_args(LwaDownMode):
+            raise ValueError(f"unknown LWA down mode {mode!r}")
+        self._lwa_down = mode if down else None
+        if down and mode == "hang":
+            self._lwa_release.clear()
+        else:
+            self._lwa_release.set()
+
+    def queue_alexa_responses(
+        self,
+        status: int,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        count: int = 1,
+        *,
+        code: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` *authenticated, well-formed* Alexa API calls (on ``path``,
+        or any) with ``status``. Without ``body``, error statuses get Amazon's error envelope
+        with ``code`` (default by status: 403 → SKILL_DISABLED_EXCEPTION, 429 → THROTTLING…).
+        Calls rejected for a bad token or body do not consume the queue."""
+        if body is None and status >= 400:
+            error_code = code or ALEXA_ERROR_CODES.get(status)
+            if error_code is not None:
+                body = alexa_error_body(error_code, f"scripted {status} from the stand-in")
+        for _ in range(count):
+            self._alexa_script.append(_Scripted(status, body, dict(headers or {}), path))
+
+    def queue_lwa_responses(
+        self,
+        status: int,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        count: int = 1,
+    ) -> None:
+        """Answer the next ``count`` token requests with exactly this, before any processing
+        (codes are not consumed, nothing is issued). For malformed-response tests."""
+        for _ in range(count):
+            self._lwa_script.append(_Scripted(status, body, dict(headers or {}), None))
+
+    @property
+    def refresh_count(self) -> int:
+        """Refresh requests received, successful or not."""
+        return sum(1 for call in self.lwa_calls if call.grant_type == "refresh_token")
+
+    @property
+    def exchange_count(self) -> int:
+        """Authorization-code requests received, successful or not."""
+        return sum(1 for call in self.lwa_calls if call.grant_type == "authorization_code")
+
+    def is_access_token_valid(self, token: str) -> bool:
+        entry = self._access.get(token)
+        return entry is not None and not entry.revoked and entry.expires_at > self._now()
+
+    def is_refresh_token_valid(self, token: str) -> bool:
+        entry = self._refresh.get(token)
+        return entry is not None and not entry.revoked
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return time.monotonic() + self._clock_offset
+
+    def _make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/auth/o2/token", self._token_endpoint)
+        for path in _ALEXA_PATHS:
+            app.router.add_post(path, self._alexa_endpoint)
+        control: Sequence[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]]] = [
+            ("POST", "/_standin/clients", self._ctl_add_client),
+            ("POST", "/_standin/codes", self._ctl_issue_code),
+            ("POST", "/_standin/alexa-responses", self._ctl_queue_alexa),
+            ("GET", "/_standin/requests", self._ctl_requests),
+            ("GET", "/_standin/lwa-calls", self._ctl_lwa_calls),
+            ("POST", "/_standin/expire-access-tokens", self._ctl_expire),
+            ("POST", "/_standin/revoke-all", self._ctl_revoke_all),
+            ("POST", "/_standin/lwa", self._ctl_lwa),
+        ]
+        for method, path, handler in control:
+            app.router.add_route(method, path, handler)
+        return app
+
+    # LWA token endpoint
+
+    async def _token_endpoint(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+
+        def param(name: str) -> str | None:
+            value = form.get(name)
+            return value if isinstance(value, str) and value else None
+
+        grant_type = param("grant_type")
+        redirect_uri = param("redirect_uri")
+        client_id, secret = param("client_id"), param("client_secret")
+        client_auth: Literal["basic", "body"] = "body"
+        basic = self._basic_credentials(request)
+
+        def record(status: int, error: str | None) -> None:
+            self.lwa_calls.append(
+                LwaCall(
+                    grant_type=grant_type,
+                    client_id=client_id,
+                    client_auth="none" if client_id is None and secret is None else client_auth,
+                    has_client_secret=secret is not None,
+                    redirect_uri=redirect_uri,
+                    status=status,
+                    error=error,
+                )
+            )
+
+        if self._lwa_down is not None:
+            if self._lwa_down == "hang":
+                await self._lwa_release.wait()
+            if self._lwa_down == "close" and request.transport is not None:
+                record(0, None)
+                request.transport.abort()
+                return web.Response()  # never reaches the client
+            record(503, None)
+            return web.Response(status=503, text="<html>Service Unavailable</html>")
+        if self._lwa_script:
+            scripted = self._lwa_script.pop(0)
+            record(scripted.status, None)
+            return _body_response(scripted.status, scripted.body, scripted.headers)
+
+        try:
+            if basic is not None:
+                if isinstance(basic, _OAuthError):
+                    raise basic
+                if client_id is not None and client_id != basic[0]:
+                    raise _OAuthError("invalid_request", "client_id differs from Basic auth")
+                client_id, secret = basic
+                client_auth = "basic"
+            if grant_type is None:
+                raise _missing("grant_type")
+            if grant_type == "authorization_code":
+                body = self._grant_authorization_code(param, client_id, secret, redirect_uri)
+            elif grant_type == "refresh_token":
+                body = self._grant_refresh_token(param, client_id, secret)
+            else:
+                raise _OAuthError(
+                    "unsupported_grant_type", f"The grant type {grant_type} is not supported"
+                )
+        except _OAuthError as exc:
+            record(exc.status, exc.error)
+            headers = {"x-amzn-errortype": _AMZN_ERROR_TYPES.get(exc.error, "OA2Exception")}
+            if exc.status == 401 and client_auth == "basic":
+                headers["WWW-Authenticate"] = 'Basic realm="standin"'
+            return web.json_response(
+                {"error": exc.error, "error_description": exc.description},
+                status=exc.status,
+                headers={**headers, **_NO_STORE},
+            )
+        record(200, None)
+        return web.json_response(body, headers=_NO_STORE)
+
+    @staticmethod
+    def _basic_credentials(request: web.Request) -> tuple[str, str] | _OAuthError | None:
+        header = request.headers.get("Authorization", "")
+        if header[:6].lower() != "basic ":
+            return None
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return _OAuthError("invalid_client", "Malformed Basic credentials", 401)
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            return _OAuthError("invalid_client", "Malformed Basic credentials", 401)
+        # RFC 6749 §2.3.1: form-urlencoded before base64.
+        return unquote_plus(client_id), unquote_plus(secret)
+
+    def _authenticate(self, client_id: str, secret: str | None) -> None:
+        known = self._clients.get(client_id)
+        if known is None:
+            raise _OAuthError("invalid_client", "Client authentication failed", 401)
+        if secret is not None and not secrets.compare_digest(secret, known):
+            raise _OAuthError("invalid_client", "Client authentication failed", 401)
+
+    def _grant_authorization_code(
+        self,
+        param: Callable[[str], str | None],
+        client_id: str | None,
+        secret: str | None,
+        redirect_uri: str | None,
+    ) -> dict[str, Any]:
+        code = param("code")
+        if code is None:
+            raise _missing("code")
+        # Consumed as soon as it is presented, whatever happens next (alexa-protocols.md §6).
+        entry = self._codes.pop(code, None)
+        if client_id is None:
+            raise _missing("client_id")
+        self._authenticate(client_id, secret)
+        if entry is None or entry.expires_at <= self._now() or entry.client_id != client_id:
+            raise _bad_grant("code")
+        if entry.redirect_uri is not None and entry.redirect_uri != redirect_uri:
+            raise _bad_grant("redirect_uri")
+        # A public client (no secret) gets no refresh token (alexa-protocols.md §3).
+        refresh = self._new_refresh_token(client_id) if secret is not None else None
+        return self._token_body(client_id, refresh)
+
+    def _grant_refresh_token(
+        self, param: Callable[[str], str | None], client_id: str | None, secret: str | None
+    ) -> dict[str, Any]:
+        token = param("refresh_token")
+        if token is None:
+            raise _missing("refresh_token")
+        if client_id is None:
+            raise _missing("client_id")
+        if secret is None:
+            raise _missing("client_secret")
+        self._authenticate(client_id, secret)
+        entry = self._refresh.get(token)
+        if entry is None or entry.revoked or entry.client_id != client_id:
+            raise _bad_grant("refresh_token")
+        if not self._rotate:
+            return self._token_body(client_id, token)
+        if self._revoke_previous:
+            entry.revoked = True
+        return self._token_body(client_id, self._new_refresh_token(client_id))
+
+    def _new_refresh_token(self, client_id: str) -> str:
+        token = "Atzr|" + secrets.token_urlsafe(300)
+        self._refresh[token] = _RefreshToken(client_id)
+        return token
+
+    def _token_body(self, client_id: str, refresh_token: str | None) -> dict[str, Any]:
+        access = "Atza|" + secrets.token_urlsafe(300)  # LWA: at least 350 chars
+        lifetime = self._access_token_lifetime
+        self._access[access] = _AccessToken(client_id, self._now() + lifetime)
+        body: dict[str, Any] = {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": str(lifetime) if self._expires_in_as_string else lifetime,
+        }
+        if refresh_token is not None:
+            body["refresh_token"] = refresh_token
+        return body
+
+    # Alexa APIs
+
+    async def _alexa_endpoint(self, request: web.Request) -> web.Response:
+        text = await request.text()
+        status, body, headers, parsed = self._alexa_answer(request, text)
+        self.requests.append(
+            AlexaRequest(
+                method=request.method,
+                path=request.path,
+                headers=CIMultiDictProxy(CIMultiDict(request.headers)),
+                body=parsed,
+                text=text,
+                status=status,
+            )
+        )
+        return _body_response(status, body, headers)
+
+    def _alexa_answer(
+        self, request: web.Request, text: str
+    ) -> tuple[int, Any, Mapping[str, str], Any]:
+        try:
+            parsed: Any = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        auth = request.headers.get("Authorization")
+        if auth is not None and auth[:7].lower() == "bearer " and not auth.startswith("Bearer "):
+            # Amazon documents a 400 for a lower-case scheme (alexa-protocols.md §5).
+            error = alexa_error_body("INVALID_REQUEST_EXCEPTION", "Use 'Bearer' (title case)")
+            return 400, error, {}, parsed
+        if (
+            auth is None
+            or not auth.startswith("Bearer ")
+            or not self.is_access_token_valid(auth[7:])
+        ):
+            error = alexa_error_body(
+                "INVALID_ACCESS_TOKEN_EXCEPTION", "The access token is missing, invalid or expired"
+            )
+            return 401, error, {}, parsed
+        if not isinstance(parsed, dict):
+            error = alexa_error_body("INVALID_REQUEST_EXCEPTION", "Body must be a JSON object")
+            return 400, error, {}, parsed
+        for index, scripted in enumerate(self._alexa_script):
+            if scripted.path is None or scripted.path == request.path:
+                del self._alexa_script[index]
+                return scripted.status, scripted.body, scripted.headers, parsed
+        return 202, None, {}, parsed
+
+    # HTTP control API
+
+    @staticmethod
+    async def _json(request: web.Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body must be JSON") from None
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object")
+        return data
+
+    async def _ctl_add_client(self, request: web.Request) -> web.Response:
+        data = await self._json(request)
+        self.add_client(str(data["client_id"]), str(data["secret"]))
+        return web.Response(status=204)
+
+    async def _ctl_issue_code(self, request: web.Request) -> web.Response:
+        data = await self._json(request)
+        try:
+            code = self.issue_code(str(data["client_id"]), redirect_uri=data.get("redirect_uri"))
+        except KeyError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        return web.json_response({"code": code}, status=201)
+
+    async def _ctl_queue_alexa(self, request: web.Request) -> web.Response:
+        data = await self._json(request)
+        self.queue_alexa_responses(
+            int(data["status"]),
+            data.get("body"),
+            data.get("headers"),
+            int(data.get("count", 1)),
+            code=data.get("code"),
+            path=data.get("path"),
+        )
+        return web.Response(status=204)
+
+    async def _ctl_requests(self, request: web.Request) -> web.Response:
+        return web.json_response({"requests": [r.to_json() for r in self.requests]})
+
+    async def _ctl_lwa_calls(self, request: web.Request) -> web.Response:
+        calls = [dataclasses.asdict(call) for call in self.lwa_calls]
+        return web.json_response(
+            {
+                "calls": calls,
+                "exchange_count": self.exchange_count,
+                "refresh_count": self.refresh_count,
+            }
+        )
+
+    async def _ctl_expire(self, request: web.Request) -> web.Response:
+        self.expire_access_tokens()
+        return web.Response(status=204)
+
+    async def _ctl_revoke_all(self, request: web.Request) -> web.Response:
+        self.revoke_all()
+        return web.Response(status=204)
+
+    async def _ctl_lwa(self, request: web.Request) -> web.Response:
+        data = await self._json(request)
+        try:
+            self.set_lwa_down(bool(data["down"]), mode=data.get("mode", "503"))
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        return web.Response(status=204)
+
+
+# -- command line -------------------------------------------------------------------------
+
+
+def _client_arg(value: str) -> tuple[str, str]:
+    client_id, sep, secret = value.partition(":")
+    if not sep or not client_id or not secret:
+        raise argparse.ArgumentTypeError("expected CLIENT_ID:SECRET")
+    return client_id, secret
+
+
+def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.amazon_standin",
+        description="Local stand-in for Login with Amazon and the Alexa APIs.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9400, help="0 picks a free port")
+    parser.add_argument("--access-token-lifetime", type=int, default=3600, metavar="SECONDS")
+    parser.add_argument("--code-lifetime", type=float, default=300, metavar="SECONDS")
+    parser.add_argument("--rotate-refresh-tokens", action="store_true")
+    parser.add_argument(
+        "--client",
+        type=_client_arg,
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="register an LWA client (repeatable)",
+    )
+    return parser.parse_args(None if argv is None else list(argv))
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    standin = AmazonStandIn(
+        clients=dict(args.client),
+        access_token_lifetime=args.access_token_lifetime,
+        code_lifetime=args.code_lifetime,
+        rotate_refresh_tokens=args.rotate_refresh_tokens,
+    )
+    await standin.start(args.host, args.port)
+    # First line is machine-readable: tests and scripts read the URL from it.
+    print(f"amazon stand-in listening on {standin.base_url}", flush=True)
+    print(f"  LWA token URL:   {standin.lwa_token_url}", flush=True)
+    print(f"  Alexa APIs:      {standin.health_profile_url}, {standin.events_url}", flush=True)
+    print(f"  LWA clients:     {', '.join(standin._clients) or '(none)'}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await standin.stop()
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()

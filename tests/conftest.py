@@ -1,0 +1,89 @@
+"""Fixtures: settings → app → server → clients, against the real Keycloak and Mongo-protocol
+server that `make test` (scripts/stack.sh up) started. Every test gets its own database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from pymongo import AsyncMongoClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests.support.browser import Browser
+from tests.support.stack import TEST_PORT, load_stack_env, mongo_answers
+
+STACK = load_stack_env()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    uri = STACK.get("ALS_MONGODB_URI")
+    if not uri or not mongo_answers(uri):
+        pytest.exit("the test stack is not up: run `make test` (or scripts/stack.sh up)", 2)
+
+
+@pytest.fixture
+def db_name() -> str:
+    return f"als_test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def settings(db_name: str) -> AsyncIterator[Settings]:
+    settings = Settings(
+        env="dev",
+        public_url=f"http://127.0.0.1:{TEST_PORT}",
+        port=TEST_PORT,
+        keycloak_url=STACK["ALS_KEYCLOAK_URL"],
+        keycloak_realm=STACK.get("ALS_KEYCLOAK_REALM", "alexa-linking"),
+        mongodb_uri=STACK["ALS_MONGODB_URI"],
+        mongodb_db=db_name,
+    ).validate()
+    yield settings
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    await client.drop_database(db_name)
+    await client.close()
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Callable[..., web.Application]:
+    def factory(**changes: Any) -> web.Application:
+        return create_app(settings.with_(**changes) if changes else settings)
+
+    return factory
+
+
+@pytest.fixture
+async def server(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], make_app: Callable[..., web.Application]
+) -> TestServer:
+    """The service on the port registered in the realm, so Keycloak logins come back to it."""
+    return await aiohttp_server(make_app(), port=TEST_PORT)
+
+
+@pytest.fixture
+def base_url(server: TestServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    b = Browser()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def browser_factory() -> AsyncIterator[Callable[[], Browser]]:
+    made: list[Browser] = []
+
+    def factory() -> Browser:
+        made.append(Browser())
+        return made[-1]
+
+    yield factory
+    for b in made:
+        await b.close()

@@ -1,0 +1,1 @@
+"""Protocol-level helpers that keep each test a few lines long."""

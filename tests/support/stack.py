@@ -1,0 +1,87 @@
+"""Where the real components of the test stack are (written by scripts/stack.sh up)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+CACHE = Path(os.environ.get("ALS_CACHE", Path.home() / ".cache" / "alexa-linking"))
+STACK_ENV = CACHE / "run" / "stack.env"
+# Registered as an exact redirect URI (…/login/callback) of the service client in our realm.
+TEST_PORT = 8089
+
+
+def load_stack_env() -> dict[str, str]:
+    """ALS_* values from the environment, else from the file `stack.sh up` wrote."""
+    values: dict[str, str] = {}
+    if STACK_ENV.exists():
+        for line in STACK_ENV.read_text().splitlines():
+            if line.startswith("export ") and "=" in line:
+                key, _, value = line[len("export "):].partition("=")
+                values[key] = value
+    values.update({k: v for k, v in os.environ.items() if k.startswith("ALS_")})
+    return values
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def mongo_answers(uri: str) -> bool:
+    try:
+        MongoClient(uri, serverSelectionTimeoutMS=500).admin.command("ping")
+    except PyMongoError:
+        return False
+    return True
+
+
+class MongoServer:
+    """A Mongo-protocol server of the test's own, so a test can stop and restart it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.uri = f"mongodb://127.0.0.1:{self.port}/"
+        self._dir = tempfile.mkdtemp(prefix="als-mongo-")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return bool(shutil.which("mongod")) or (CACHE / "bin" / "ferretdb").exists()
+
+    def start(self) -> None:
+        if shutil.which("mongod"):
+            cmd = ["mongod", "--bind_ip", "127.0.0.1", "--port", str(self.port), "--dbpath", self._dir]
+        else:
+            cmd = [
+                str(CACHE / "bin" / "ferretdb"), "--handler=sqlite", f"--sqlite-url=file:{self._dir}/",
+                f"--listen-addr=127.0.0.1:{self.port}", "--telemetry=disable", "--debug-addr=-",
+                f"--state-dir={self._dir}", "--log-level=error",
+            ]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not mongo_answers(self.uri):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test's own Mongo-protocol server did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=20)
+            self._proc = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)

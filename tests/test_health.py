@@ -1,0 +1,60 @@
+"""/healthz and /readyz, including Mongo going away and coming back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.support.stack import MongoServer
+
+Client = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+async def test_healthz_answers(make_app: Callable[..., web.Application], aiohttp_client: Client) -> None:
+    client = await aiohttp_client(make_app())
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "ok"
+
+
+async def test_readyz_when_everything_is_up(
+    make_app: Callable[..., web.Application], aiohttp_client: Client
+) -> None:
+    client = await aiohttp_client(make_app())
+    resp = await client.get("/readyz")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ready", "checks": {"mongo": "up", "keycloak": "up"}}
+
+
+async def test_readyz_reports_keycloak_down(
+    make_app: Callable[..., web.Application], aiohttp_client: Client
+) -> None:
+    client = await aiohttp_client(make_app(keycloak_url="http://127.0.0.1:9"))
+    resp = await client.get("/readyz")
+    assert resp.status == 503
+    assert (await resp.json())["checks"] == {"mongo": "up", "keycloak": "down"}
+
+
+@pytest.mark.skipif(not MongoServer.available(), reason="needs mongod or the FerretDB binary")
+async def test_readyz_follows_mongo_down_and_back(
+    make_app: Callable[..., web.Application], aiohttp_client: Client
+) -> None:
+    mongo = MongoServer()
+    mongo.start()
+    try:
+        client = await aiohttp_client(make_app(mongodb_uri=mongo.uri))
+        assert (await client.get("/readyz")).status == 200
+        mongo.stop()
+        resp = await client.get("/readyz")
+        assert resp.status == 503
+        assert (await resp.json())["checks"]["mongo"] == "down"
+        assert (await client.get("/healthz")).status == 200
+        mongo.start()
+        resp = await client.get("/readyz")
+        assert resp.status == 200, await resp.text()
+    finally:
+        mongo.cleanup()
