@@ -129,7 +129,7 @@ class LwaCall:
     client_auth: Literal["basic", "body", "none"]
     has_client_secret: bool
     redirect_uri: str | None
-    status: int
+    status: int  # 0 when the stand-in dropped the connection (``set_lwa_down(mode="close")``)
     error: str | None
 
 
@@ -186,6 +186,19 @@ def _body_response(status: int, body: Any, headers: Mapping[str, str]) -> web.Re
     if isinstance(body, str):
         return web.Response(status=status, text=body, headers=headers)
     return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def _control_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A bad control request is the caller's mistake: say so with a 400, not a 500."""
+    try:
+        return await handler(request)
+    except (KeyError, TypeError, ValueError) as exc:
+        if not request.path.startswith("/_standin/"):
+            raise
+        raise web.HTTPBadRequest(text=f"bad control request: {exc!r}") from None
 
 
 class AmazonStandIn:
@@ -396,7 +409,7 @@ class AmazonStandIn:
         return time.monotonic() + self._clock_offset
 
     def _make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[_control_errors])
         app.router.add_post("/auth/o2/token", self._token_endpoint)
         for path in _ALEXA_PATHS:
             app.router.add_post(path, self._alexa_endpoint)
@@ -636,10 +649,7 @@ class AmazonStandIn:
 
     async def _ctl_issue_code(self, request: web.Request) -> web.Response:
         data = await self._json(request)
-        try:
-            code = self.issue_code(str(data["client_id"]), redirect_uri=data.get("redirect_uri"))
-        except KeyError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+        code = self.issue_code(str(data["client_id"]), redirect_uri=data.get("redirect_uri"))
         return web.json_response({"code": code}, status=201)
 
     async def _ctl_queue_alexa(self, request: web.Request) -> web.Response:
@@ -677,10 +687,7 @@ class AmazonStandIn:
 
     async def _ctl_lwa(self, request: web.Request) -> web.Response:
         data = await self._json(request)
-        try:
-            self.set_lwa_down(bool(data["down"]), mode=data.get("mode", "503"))
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
+        self.set_lwa_down(bool(data["down"]), mode=data.get("mode", "503"))
         return web.Response(status=204)
 
 

@@ -214,6 +214,6 @@ def test_repr_shows_kids_only() -> None:
 
 def test_key_ring_is_immutable(ring: KeyRing) -> None:
     with pytest.raises(AttributeError):
-        ring._primary = "other"  # type: ignore[misc]
+        ring._primary = "other"
     with pytest.raises(AttributeError):
-        ring.new_attribute = 1  # type: ignore[attr-defined]
+        ring.new_attribute = 1
