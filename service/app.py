@@ -14,7 +14,7 @@ from service.appkeys import HTTP, KEYRING, OIDC, SETTINGS
 from service.db import mongo_ctx
 from service.keycloak_oidc import KeycloakOidc
 from service.settings import Settings
-from service.web import auth_views, health_views, home_views
+from service.web import auth_views, health_views, home_views, metrics
 from service.web.errors import error_middleware
 from service.web.security import security_headers_middleware
 from service.web.session import session_middleware
@@ -42,16 +42,22 @@ def create_app(settings: Settings) -> web.Application:
     from service.crypto import KeyRing
 
     app = web.Application(
-        middlewares=[error_middleware, security_headers_middleware, session_middleware(settings)],
+        middlewares=[
+            metrics.metrics_middleware,
+            error_middleware,
+            security_headers_middleware,
+            session_middleware(settings),
+        ],
         client_max_size=256 * 1024,
     )
     app[SETTINGS] = settings
+    app[metrics.METRICS] = metrics.Metrics()
     app[KEYRING] = KeyRing.parse(settings.encryption_keys)
     aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
     app.cleanup_ctx.extend([mongo_ctx, http_ctx, oidc_ctx])
-    for module in (home_views, auth_views, health_views):
+    for module in (home_views, auth_views, health_views, metrics):
         app.add_routes(module.routes)
     return app

@@ -105,6 +105,12 @@ class Settings:
             if not self.encryption_keys:
                 raise SettingsError("ALS_ENCRYPTION_KEYS is required (kid:key, newest first)")
         settings.session_key_bytes  # noqa: B018 - validates the key's shape
+        from service.crypto import KeyRing, KeyRingError
+
+        try:
+            KeyRing.parse(settings.encryption_keys)
+        except KeyRingError as exc:
+            raise SettingsError(f"ALS_ENCRYPTION_KEYS: {exc}") from None
         return settings
 
 

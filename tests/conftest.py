@@ -13,9 +13,10 @@ from aiohttp.test_utils import TestServer
 from pymongo import AsyncMongoClient
 
 from service.app import create_app
+from service.appkeys import SETTINGS
 from service.settings import Settings
 from tests.support.browser import Browser
-from tests.support.stack import TEST_PORT, load_stack_env, mongo_answers
+from tests.support.stack import load_stack_env, mongo_answers, pick_test_port
 
 STACK = load_stack_env()
 
@@ -33,10 +34,11 @@ def db_name() -> str:
 
 @pytest.fixture
 async def settings(db_name: str) -> AsyncIterator[Settings]:
+    port = pick_test_port()
     settings = Settings(
         env="dev",
-        public_url=f"http://127.0.0.1:{TEST_PORT}",
-        port=TEST_PORT,
+        public_url=f"http://127.0.0.1:{port}",
+        port=port,
         keycloak_url=STACK["ALS_KEYCLOAK_URL"],
         keycloak_realm=STACK.get("ALS_KEYCLOAK_REALM", "alexa-linking"),
         mongodb_uri=STACK["ALS_MONGODB_URI"],
@@ -60,8 +62,9 @@ def make_app(settings: Settings) -> Callable[..., web.Application]:
 async def server(
     aiohttp_server: Callable[..., Awaitable[TestServer]], make_app: Callable[..., web.Application]
 ) -> TestServer:
-    """The service on the port registered in the realm, so Keycloak logins come back to it."""
-    return await aiohttp_server(make_app(), port=TEST_PORT)
+    """The service on a port registered in the realm, so Keycloak logins come back to it."""
+    app = make_app()
+    return await aiohttp_server(app, port=app[SETTINGS].port)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def test_production_settings_load() -> None:
         ({"ALS_SESSION_KEY": ""}, "ALS_SESSION_KEY"),
         ({"ALS_SESSION_KEY": "short"}, "ALS_SESSION_KEY"),
         ({"ALS_ENCRYPTION_KEYS": ""}, "ALS_ENCRYPTION_KEYS"),
+        ({"ALS_ENCRYPTION_KEYS": "k1:tooshort"}, "ALS_ENCRYPTION_KEYS"),
         ({"ALS_KEYCLOAK_CLIENT_SECRET": "dev-service-secret-change-me"}, "ALS_KEYCLOAK_CLIENT_SECRET"),
         ({"ALS_PUBLIC_URL": "http://link.example.com"}, "ALS_PUBLIC_URL"),
         ({"ALS_CODE_TTL": "3600"}, "ALS_CODE_TTL"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -16,8 +17,21 @@ from pymongo.errors import PyMongoError
 
 CACHE = Path(os.environ.get("ALS_CACHE", Path.home() / ".cache" / "alexa-linking"))
 STACK_ENV = CACHE / "run" / "stack.env"
-# Registered as an exact redirect URI (…/login/callback) of the service client in our realm.
-TEST_PORT = 8089
+# Registered as exact redirect URIs (…/login/callback) of the service client in our realm;
+# several, so that test runs in parallel (several developers on one machine) do not collide.
+TEST_PORTS = range(8089, 8100)
+
+
+def pick_test_port() -> int:
+    """A free port among TEST_PORTS, picked at random to make collisions unlikely."""
+    for port in random.sample(list(TEST_PORTS), len(TEST_PORTS)):
+        with closing(socket.socket()) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"all test ports {TEST_PORTS} are taken")
 
 
 def load_stack_env() -> dict[str, str]:
