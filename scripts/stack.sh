@@ -2,8 +2,10 @@
 # Local stack: a real Keycloak (server distribution from Maven Central) and a real
 # MongoDB-protocol server (MONGODB_URI, else mongod from PATH, else FerretDB 1.x on SQLite).
 #
-#   scripts/stack.sh up      start what is not running yet; writes $STATE/stack.env
-#   scripts/stack.sh down    stop what `up` started (a server that was already up is left alone)
+#   scripts/stack.sh up [OWNED_FILE]    start what is not running yet; writes $STATE/stack.env
+#                                       and appends the names of what it started to OWNED_FILE
+#   scripts/stack.sh down [OWNED_FILE]  stop what is named in OWNED_FILE (a server that was
+#                                       already up is left alone); without it, stop both
 #   scripts/stack.sh status
 #
 # Downloads and data live in $ALS_CACHE (default ~/.cache/alexa-linking), outside the checkout,
@@ -20,6 +22,7 @@ MONGO_PORT=${MONGO_PORT:-27018}
 FERRETDB_VERSION=v1.24.2
 REALM_FILE=$ROOT/keycloak/alexa-linking-realm.json
 REALM=alexa-linking
+OWNED=${2:-}
 mkdir -p "$CACHE" "$STATE"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -100,7 +103,7 @@ start_keycloak() {
         --http-host=127.0.0.1 --http-port="$KC_PORT" --http-management-port="$KC_MGMT_PORT" \
         >"$STATE/keycloak.log" 2>&1 </dev/null &
     echo $! >"$STATE/keycloak.pid"
-    echo started >"$STATE/keycloak.owned"
+    [ -z "$OWNED" ] || echo keycloak >>"$OWNED"
     wait_for 300 "Keycloak realm $REALM" curl -fsS "$(realm_url)" || {
         tail -30 "$STATE/keycloak.log" >&2
         return 1
@@ -156,7 +159,7 @@ start_mongo() {
             >"$STATE/mongo.log" 2>&1 </dev/null &
     fi
     echo $! >"$STATE/mongo.pid"
-    echo started >"$STATE/mongo.owned"
+    [ -z "$OWNED" ] || echo mongo >>"$OWNED"
     wait_for 60 "Mongo-protocol server" mongo_ping "$uri" || { tail -20 "$STATE/mongo.log" >&2; return 1; }
     log "Mongo-protocol server is up"
 }
@@ -173,9 +176,9 @@ EOF
     log "environment written to $STATE/stack.env"
 }
 
-stop_owned() { # stop_owned <name>
+stop_service() { # stop_service <name>
     local name=$1
-    if [ -f "$STATE/$name.owned" ] && [ -f "$STATE/$name.pid" ]; then
+    if [ -f "$STATE/$name.pid" ]; then
         local pid
         pid=$(cat "$STATE/$name.pid")
         log "stopping $name (pid $pid)"
@@ -183,7 +186,7 @@ stop_owned() { # stop_owned <name>
         for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
         kill -KILL -- "-$pid" 2>/dev/null || true
     fi
-    rm -f "$STATE/$name.owned" "$STATE/$name.pid"
+    rm -f "$STATE/$name.pid"
 }
 
 case "${1:-}" in
@@ -195,8 +198,14 @@ case "${1:-}" in
         write_env
         ;;
     down)
-        stop_owned keycloak
-        stop_owned mongo
+        if [ -n "$OWNED" ]; then
+            [ -f "$OWNED" ] || exit 0
+            while read -r name; do stop_service "$name"; done <"$OWNED"
+            rm -f "$OWNED"
+        else
+            stop_service keycloak
+            stop_service mongo
+        fi
         ;;
     status)
         curl -fsS "$(realm_url)" >/dev/null 2>&1 && echo "keycloak: up" || echo "keycloak: down"

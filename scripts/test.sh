@@ -5,8 +5,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 bash scripts/install.sh --with-browser
-trap 'bash scripts/stack.sh down' EXIT
-bash scripts/stack.sh up
+owned=$(mktemp)
+trap 'bash scripts/stack.sh down "$owned"' EXIT
+bash scripts/stack.sh up "$owned"
 # shellcheck disable=SC1091
 source "${ALS_CACHE:-$HOME/.cache/alexa-linking}/run/stack.env"
 python3 -m pytest "$@"

@@ -1,0 +1,71 @@
+"""A small closed-loop load generator: C concurrent workers send requests for D seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+Request = Callable[[aiohttp.ClientSession], Awaitable[int]]  # sends one request, returns status
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    statuses: Counter[int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+        return ordered[index] * 1000
+
+    def line(self) -> str:
+        ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
+        return (
+            f"{self.name:<44} {self.rps:8.1f} req/s   p50 {self.percentile(50):7.2f} ms   "
+            f"p99 {self.percentile(99):7.2f} ms   mean {statistics.fmean(self.latencies) * 1000:7.2f} ms"
+            f"   ok {ok}/{self.requests}"
+        )
+
+
+async def run_load(
+    name: str, send: Request, *, concurrency: int, duration: float, warmup: float = 1.0,
+    max_requests: int = 200_000,
+) -> Result:
+    """Run `send` from `concurrency` workers; bounded by `duration` seconds and `max_requests`."""
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        warm_end = time.perf_counter() + warmup
+        while time.perf_counter() < warm_end:
+            await asyncio.gather(*(send(session) for _ in range(concurrency)))
+        latencies: list[float] = []
+        statuses: Counter[int] = Counter()
+        end = time.perf_counter() + duration
+        started = time.perf_counter()
+
+        async def worker() -> None:
+            while time.perf_counter() < end and len(latencies) < max_requests:
+                t0 = time.perf_counter()
+                try:
+                    status = await send(session)
+                except aiohttp.ClientError:
+                    status = 0
+                latencies.append(time.perf_counter() - t0)
+                statuses[status] += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return Result(name, len(latencies), time.perf_counter() - started, latencies, statuses)
