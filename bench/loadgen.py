@@ -35,15 +35,20 @@ class Result:
 
     def line(self) -> str:
         ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
+        mean = statistics.fmean(self.latencies) * 1000
         return (
             f"{self.name:<44} {self.rps:8.1f} req/s   p50 {self.percentile(50):7.2f} ms   "
-            f"p99 {self.percentile(99):7.2f} ms   mean {statistics.fmean(self.latencies) * 1000:7.2f} ms"
-            f"   ok {ok}/{self.requests}"
+            f"p99 {self.percentile(99):7.2f} ms   mean {mean:7.2f} ms   ok {ok}/{self.requests}"
         )
 
 
 async def run_load(
-    name: str, send: Request, *, concurrency: int, duration: float, warmup: float = 1.0,
+    name: str,
+    send: Request,
+    *,
+    concurrency: int,
+    duration: float,
+    warmup: float = 1.0,
     max_requests: int = 200_000,
 ) -> Result:
     """Run `send` from `concurrency` workers; bounded by `duration` seconds and `max_requests`."""

@@ -16,5 +16,5 @@ STANDIN_PORT=${STANDIN_PORT:-9400}
 python3 -m tests.amazon_standin --host 127.0.0.1 --port "$STANDIN_PORT" >"$CACHE/run/standin.log" 2>&1 &
 standin=$!
 trap 'kill $standin 2>/dev/null || true' EXIT
-python3 -m service seed --amazon-standin "http://127.0.0.1:$STANDIN_PORT" || true
+python3 -m service seed --amazon-standin "http://127.0.0.1:$STANDIN_PORT"
 python3 -m service serve

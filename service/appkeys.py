@@ -14,10 +14,12 @@ from service.settings import Settings
 if TYPE_CHECKING:
     from service.crypto import KeyRing
     from service.keycloak_oidc import KeycloakOidc
+    from service.linking.deps import RetryPolicy
 
 SETTINGS = web.AppKey("settings", Settings)
 MONGO = web.AppKey("mongo", AsyncMongoClient[dict[str, Any]])
 DB = web.AppKey("db", AsyncDatabase[dict[str, Any]])
 HTTP = web.AppKey("http", aiohttp.ClientSession)  # outbound calls: LWA, Alexa, Keycloak
-OIDC = web.AppKey("oidc", "KeycloakOidc")
-KEYRING = web.AppKey("keyring", "KeyRing")
+OIDC: web.AppKey[KeycloakOidc] = web.AppKey("oidc")
+KEYRING: web.AppKey[KeyRing] = web.AppKey("keyring")
+ALEXA_RETRY: web.AppKey[RetryPolicy] = web.AppKey("alexa_retry")  # 429/5xx retries to Alexa

@@ -20,7 +20,9 @@ Database = AsyncDatabase[dict[str, Any]]
 
 def connect(uri: str) -> AsyncMongoClient[dict[str, Any]]:
     # Short selection timeout: /readyz and request handlers must fail fast when Mongo is down.
-    return AsyncMongoClient(uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, tz_aware=True)
+    return AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000, tz_aware=True
+    )
 
 
 async def ping(db: Database) -> bool:

@@ -20,7 +20,12 @@ class User:
         return ADMIN_ROLE in self.roles
 
     def to_session(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "roles": sorted(self.roles), "name": self.name}
+        return {
+            "id": self.id,
+            "username": self.username,
+            "roles": sorted(self.roles),
+            "name": self.name,
+        }
 
     @classmethod
     def from_session(cls, data: Any) -> User | None:

@@ -18,9 +18,9 @@ import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from keycloak import KeycloakOpenID
 from keycloak.exceptions import KeycloakError
 
+from keycloak import KeycloakOpenID
 from service.identity import User
 from service.settings import Settings
 
@@ -40,7 +40,9 @@ class OidcError(Exception):
 
 class KeycloakUnavailable(OidcError):
     def __init__(self) -> None:
-        super().__init__("The login service (Keycloak) is not reachable right now. Try again shortly.")
+        super().__init__(
+            "The login service (Keycloak) is not reachable right now. Try again shortly."
+        )
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,13 @@ class KeycloakOidc:
         return True
 
     async def authorization_url(
-        self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str, prompt: str | None = None
+        self,
+        *,
+        redirect_uri: str,
+        state: str,
+        nonce: str,
+        code_challenge: str,
+        prompt: str | None = None,
     ) -> str:
         endpoint = (await self.discovery())["authorization_endpoint"]
         params = {

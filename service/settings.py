@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 PREFIX = "ALS_"
-DEV_SESSION_KEY_NOTE = "generated for this process (dev mode); sessions end on restart"
+# The secret of the service client in keycloak/alexa-linking-realm.json (dev realm only).
+DEV_KEYCLOAK_SECRET = "dev-service-secret-change-me"  # noqa: S105
 
 
 class SettingsError(ValueError):
@@ -72,7 +73,10 @@ class Settings:
         """Check every value; in dev mode fill in missing secrets with throw-away ones."""
         if self.env not in ("dev", "production"):
             raise SettingsError("ALS_ENV must be 'dev' or 'production'")
-        for name, url in (("ALS_PUBLIC_URL", self.public_url), ("ALS_KEYCLOAK_URL", self.keycloak_url)):
+        for name, url in (
+            ("ALS_PUBLIC_URL", self.public_url),
+            ("ALS_KEYCLOAK_URL", self.keycloak_url),
+        ):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise SettingsError(f"{name} must be an absolute http(s) URL")
@@ -94,10 +98,12 @@ class Settings:
             if not self.encryption_keys:
                 settings = replace(settings, encryption_keys="dev:" + generate_key())
             if not self.keycloak_client_secret:
-                settings = replace(settings, keycloak_client_secret="dev-service-secret-change-me")
+                settings = replace(settings, keycloak_client_secret=DEV_KEYCLOAK_SECRET)
         else:
             if urlsplit(self.public_url).scheme != "https":
-                raise SettingsError("ALS_PUBLIC_URL must be https in production (Alexa requires TLS)")
+                raise SettingsError(
+                    "ALS_PUBLIC_URL must be https in production (Alexa requires TLS)"
+                )
             if len(self.keycloak_client_secret) < 16 or "change-me" in self.keycloak_client_secret:
                 raise SettingsError("ALS_KEYCLOAK_CLIENT_SECRET is missing or a placeholder")
             if not self.session_key:
@@ -130,7 +136,11 @@ def _decode_key(value: str, name: str) -> bytes:
 
 
 _INT_FIELDS = {
-    "port", "session_max_age", "access_token_ttl", "refresh_token_ttl", "code_ttl",
+    "port",
+    "session_max_age",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "code_ttl",
 }
 _FLOAT_FIELDS = {"keycloak_timeout", "lwa_timeout", "alexa_timeout"}
 

@@ -224,6 +224,7 @@ class AmazonStandIn:
         self._alexa_script: list[_Scripted] = []
         self._lwa_script: list[_Scripted] = []
         self._lwa_down: LwaDownMode | None = None
+        self._lwa_delay = 0.0
         self._lwa_release = asyncio.Event()
         self._clock_offset = 0.0
         self._runner: web.AppRunner | None = None
@@ -352,6 +353,11 @@ class AmazonStandIn:
         else:
             self._lwa_release.set()
 
+    def set_lwa_delay(self, seconds: float) -> None:
+        """Answer every token request only after ``seconds`` (a slow LWA): widens the window
+        in which concurrent callers see the same expired token."""
+        self._lwa_delay = max(0.0, seconds)
+
     def queue_alexa_responses(
         self,
         status: int,
@@ -455,6 +461,8 @@ class AmazonStandIn:
                 )
             )
 
+        if self._lwa_delay:
+            await asyncio.sleep(self._lwa_delay)
         if self._lwa_down is not None:
             if self._lwa_down == "hang":
                 await self._lwa_release.wait()

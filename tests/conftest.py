@@ -64,7 +64,13 @@ async def server(
 ) -> TestServer:
     """The service on a port registered in the realm, so Keycloak logins come back to it."""
     app = make_app()
-    return await aiohttp_server(app, port=app[SETTINGS].port)
+    for _ in range(10):
+        try:
+            return await aiohttp_server(app, port=app[SETTINGS].port)
+        except OSError:  # another test run took the port in the meantime: pick another
+            port = pick_test_port()
+            app = make_app(port=port, public_url=f"http://127.0.0.1:{port}")
+    raise RuntimeError("no free test port")
 
 
 @pytest.fixture

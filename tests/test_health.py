@@ -14,7 +14,9 @@ from tests.support.stack import MongoServer
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
-async def test_healthz_answers(make_app: Callable[..., web.Application], aiohttp_client: Client) -> None:
+async def test_healthz_answers(
+    make_app: Callable[..., web.Application], aiohttp_client: Client
+) -> None:
     client = await aiohttp_client(make_app())
     resp = await client.get("/healthz")
     assert resp.status == 200

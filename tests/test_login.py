@@ -8,10 +8,10 @@ import re
 import time
 
 from aiohttp.test_utils import TestServer
-from yarl import URL
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from yarl import URL
 
 from service.appkeys import OIDC
 from service.keycloak_oidc import OidcError
@@ -79,7 +79,9 @@ async def test_callback_with_wrong_state_is_refused(base_url: str, browser: Brow
 async def test_callback_without_state_is_refused(base_url: str, browser: Browser) -> None:
     callback = await _keycloak_callback(browser, base_url)
     url = URL(callback)
-    page = await browser.get(str(url.with_query({k: v for k, v in url.query.items() if k != "state"})))
+    page = await browser.get(
+        str(url.with_query({k: v for k, v in url.query.items() if k != "state"}))
+    )
     assert page.status == 400
 
 
@@ -105,7 +107,9 @@ async def test_reused_code_in_a_new_login_is_refused(
         assert state
         code = re.search(r"code=([^&]+)", callback)
         assert code
-        result = await other.get(f"{base_url}/login/callback?state={state.group(1)}&code={code.group(1)}")
+        result = await other.get(
+            f"{base_url}/login/callback?state={state.group(1)}&code={code.group(1)}"
+        )
         assert result.status == 400
         assert "code was refused" in result.text
     finally:
@@ -120,8 +124,13 @@ async def test_forged_id_token_is_refused(server: TestServer) -> None:
     )
     now = int(time.time())
     claims = {
-        "iss": discovery["issuer"], "aud": "account-linking-service", "sub": "x",
-        "exp": now + 300, "iat": now, "nonce": "n", "preferred_username": "admin",
+        "iss": discovery["issuer"],
+        "aud": "account-linking-service",
+        "sub": "x",
+        "exp": now + 300,
+        "iat": now,
+        "nonce": "n",
+        "preferred_username": "admin",
         "realm_access": {"roles": ["admin"]},
     }
     forged = jwt.encode({"alg": "RS256", "kid": "forged"}, claims, key)

@@ -34,7 +34,10 @@ def test_production_settings_load() -> None:
         ({"ALS_SESSION_KEY": "short"}, "ALS_SESSION_KEY"),
         ({"ALS_ENCRYPTION_KEYS": ""}, "ALS_ENCRYPTION_KEYS"),
         ({"ALS_ENCRYPTION_KEYS": "k1:tooshort"}, "ALS_ENCRYPTION_KEYS"),
-        ({"ALS_KEYCLOAK_CLIENT_SECRET": "dev-service-secret-change-me"}, "ALS_KEYCLOAK_CLIENT_SECRET"),
+        (
+            {"ALS_KEYCLOAK_CLIENT_SECRET": "dev-service-secret-change-me"},
+            "ALS_KEYCLOAK_CLIENT_SECRET",
+        ),
         ({"ALS_PUBLIC_URL": "http://link.example.com"}, "ALS_PUBLIC_URL"),
         ({"ALS_CODE_TTL": "3600"}, "ALS_CODE_TTL"),
         ({"ALS_PORT": "eighty"}, "ALS_PORT"),
@@ -72,7 +75,10 @@ def test_serve_refuses_to_start_with_clear_message() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "service", "serve"],
         env={"PATH": "/usr/bin:/bin", "ALS_ENV": "production"},
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "ALS_" in result.stderr

@@ -6,8 +6,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from service.commands import serve
+from service.commands import clients, partners, rekey, seed, serve
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
-COMMANDS: list[Register] = [serve.register]
+COMMANDS: list[Register] = [
+    serve.register, clients.register, seed.register, partners.register, rekey.register,
+]

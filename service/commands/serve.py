@@ -27,8 +27,12 @@ def _serve(host: str, port: int, reuse_port: bool) -> None:
     settings = load_settings()
     setup_logging(settings.log_level)
     web.run_app(
-        create_app(settings), host=host, port=port, reuse_port=reuse_port,
-        access_log_class=AccessLogger, print=None,
+        create_app(settings),
+        host=host,
+        port=port,
+        reuse_port=reuse_port,
+        access_log_class=AccessLogger,
+        print=None,
     )
 
 
@@ -38,7 +42,11 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     logging.getLogger(__name__).info(
-        "serving on http://%s:%s (public URL %s, %s mode)", host, port, settings.public_url, settings.env
+        "serving on http://%s:%s (public URL %s, %s mode)",
+        host,
+        port,
+        settings.public_url,
+        settings.env,
     )
     if args.workers <= 1:
         _serve(host, port, reuse_port=False)

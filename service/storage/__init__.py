@@ -7,7 +7,17 @@ from service.db import Database
 
 async def ensure_indexes(db: Database) -> None:
     """Create every collection's indexes (idempotent); called at start and by `migrate`."""
-    from service.storage import audit
+    from service.storage import (
+        audit,
+        authorization_codes,
+        clients,
+        grants,
+        partner_tokens,
+        partners,
+        refresh_leases,
+        tokens,
+    )
 
-    for module in (audit,):
+    for module in (audit, clients, authorization_codes, tokens, grants, partners, partner_tokens,
+                   refresh_leases):
         await module.ensure_indexes(db)

@@ -15,15 +15,23 @@ async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("user_id", 1), ("at", -1)])
 
 
-async def record(db: Database, action: str, *, actor: str, user_id: str | None = None,
-                 **details: Any) -> None:
+async def record(
+    db: Database, action: str, *, actor: str, user_id: str | None = None, **details: Any
+) -> None:
     """Append one event. `details` must never hold a secret (tokens, codes, client secrets)."""
     await db[COLLECTION].insert_one(
-        {"at": datetime.now(UTC), "action": action, "actor": actor, "user_id": user_id,
-         "details": details}
+        {
+            "at": datetime.now(UTC),
+            "action": action,
+            "actor": actor,
+            "user_id": user_id,
+            "details": details,
+        }
     )
 
 
-async def recent(db: Database, *, limit: int = 100, user_id: str | None = None) -> list[dict[str, Any]]:
+async def recent(
+    db: Database, *, limit: int = 100, user_id: str | None = None
+) -> list[dict[str, Any]]:
     query: dict[str, Any] = {} if user_id is None else {"user_id": user_id}
     return await db[COLLECTION].find(query, {"_id": 0}).sort("at", -1).to_list(limit)

@@ -11,8 +11,16 @@ from service.web.session import Handler
 
 log = logging.getLogger(__name__)
 
-JSON_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/.well-known/",
-                 "/healthz", "/readyz", "/alexa/")
+JSON_PREFIXES = (
+    "/api/",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/.well-known/",
+    "/healthz",
+    "/readyz",
+    "/alexa/",
+)
 
 MESSAGES = {
     400: "The request was not understood.",
@@ -39,8 +47,8 @@ def error_page(request: web.Request, status: int, message: str) -> web.HTTPExcep
 
 
 def _json_error(status: int, message: str) -> web.Response:
-    code = "server_error" if status >= 500 else "invalid_request" if status == 400 else "not_found" \
-        if status == 404 else "method_not_allowed" if status == 405 else "error"
+    codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+    code = "server_error" if status >= 500 else codes.get(status, "error")
     return web.json_response({"error": code, "error_description": message}, status=status)
 
 
@@ -49,7 +57,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or exc.text and exc.content_type in ("text/html", "application/json"):
+        if exc.status < 400 or (exc.text and exc.content_type in ("text/html", "application/json")):
             raise
         message = MESSAGES.get(exc.status, exc.reason)
         if wants_json(request):

@@ -19,14 +19,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz", name="readyz")
 async def readyz(request: web.Request) -> web.Response:
-    mongo_ok, keycloak_ok = await asyncio.gather(
-        ping(request.app[DB]), request.app[OIDC].ping()
-    )
+    mongo_ok, keycloak_ok = await asyncio.gather(ping(request.app[DB]), request.app[OIDC].ping())
     ready = mongo_ok and keycloak_ok
     return web.json_response(
         {
             "status": "ready" if ready else "unavailable",
-            "checks": {"mongo": "up" if mongo_ok else "down", "keycloak": "up" if keycloak_ok else "down"},
+            "checks": {
+                "mongo": "up" if mongo_ok else "down",
+                "keycloak": "up" if keycloak_ok else "down",
+            },
         },
         status=200 if ready else 503,
     )

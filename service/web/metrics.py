@@ -50,15 +50,19 @@ class Metrics:
             "# TYPE als_http_requests_total counter",
         ]
         for (method, route, status), n in sorted(self.requests.items()):
-            lines.append(f'als_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
+            labels = f'method="{method}",route="{route}",status="{status}"'
+            lines.append(f"als_http_requests_total{{{labels}}} {n}")
         lines += [
             "# HELP als_http_request_duration_seconds Time to answer, by route.",
             "# TYPE als_http_request_duration_seconds histogram",
         ]
         for route, hist in sorted(self.latency.items()):
             for bound, n in zip(BUCKETS, hist.counts, strict=True):
-                lines.append(f'als_http_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {n}')
-            lines.append(f'als_http_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} {hist.total}')
+                lines.append(
+                    f'als_http_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {n}'
+                )
+            inf = f'route="{route}",le="+Inf"'
+            lines.append(f"als_http_request_duration_seconds_bucket{{{inf}}} {hist.total}")
             lines.append(f'als_http_request_duration_seconds_sum{{route="{route}"}} {hist.sum:.6f}')
             lines.append(f'als_http_request_duration_seconds_count{{route="{route}"}} {hist.total}')
         lines += ["# HELP als_events_total Domain events.", "# TYPE als_events_total counter"]
@@ -96,5 +100,9 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 @routes.get("/metrics", name="metrics")
 async def metrics_view(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        text=request.app[METRICS].render(),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

@@ -43,7 +43,9 @@ async def current_user(request: web.Request) -> User | None:
     return User.from_session(session.get(USER))
 
 
-async def start_user_session(request: web.Request, user: User, keycloak_refresh: str | None) -> None:
+async def start_user_session(
+    request: web.Request, user: User, keycloak_refresh: str | None
+) -> None:
     """A fresh session for the user (the pre-login contents are dropped, against fixation)."""
     session = await aiohttp_session.new_session(request)
     session[USER] = user.to_session()

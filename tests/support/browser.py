@@ -33,13 +33,20 @@ class _FormParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.forms: list[Form] = []
         self._current: Form | None = None
+        self._select: str | None = None  # name of the <select> being read
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
             self._current = Form(a.get("action", ""), a.get("method", "get").lower(), a)
             self.forms.append(self._current)
-        elif self._current is not None and tag in ("input", "button", "textarea", "select"):
+        elif self._current is not None and tag == "select":
+            self._select = a.get("name")
+        elif self._current is not None and tag == "option" and self._select:
+            # The selected option wins; else the first one, as a browser submits.
+            if "selected" in a or self._select not in self._current.fields:
+                self._current.fields[self._select] = a.get("value", "")
+        elif self._current is not None and tag in ("input", "button", "textarea"):
             name = a.get("name")
             kind = a.get("type", "submit" if tag == "button" else "text").lower()
             if not name:
@@ -53,6 +60,8 @@ class _FormParser(HTMLParser):
                 self._current.fields[name] = a.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
         if tag == "form":
             self._current = None
 
@@ -72,14 +81,18 @@ class Page:
 
     def form(self, **attrs: str) -> Form:
         for form in self.forms:
-            if all(form.attrs.get(k) == v or (k == "action" and v in form.action)
-                   for k, v in attrs.items()):
+            if all(
+                form.attrs.get(k) == v or (k == "action" and v in form.action)
+                for k, v in attrs.items()
+            ):
                 return form
         raise AssertionError(f"no form with {attrs} on {self.url}:\n{self.text[:2000]}")
 
     @property
     def redirect_params(self) -> dict[str, str]:
-        assert self.redirect_to, f"expected a redirect off this machine, got {self.status} {self.url}"
+        assert self.redirect_to, (
+            f"expected a redirect off this machine, got {self.status} {self.url}"
+        )
         return {k: v[0] for k, v in parse_qs(urlsplit(self.redirect_to).query).items()}
 
 
@@ -110,7 +123,9 @@ class Browser:
     async def get(self, url: str, **kwargs: Any) -> Page:
         return await self.request("GET", url, **kwargs)
 
-    async def submit(self, page: Page, form: Form, button: str | None = None, **values: str) -> Page:
+    async def submit(
+        self, page: Page, form: Form, button: str | None = None, **values: str
+    ) -> Page:
         data = {**form.fields, **values}
         for name, value in form.buttons:
             if button is None or name == button:
@@ -123,7 +138,8 @@ class Browser:
         form = page.form(id="kc-form-login")
         return await self.submit(page, form, username=username, password=password)
 
-    async def login(self, base_url: str, username: str, password: str = "password",
-                    next_path: str = "/") -> Page:
+    async def login(
+        self, base_url: str, username: str, password: str = "password", next_path: str = "/"
+    ) -> Page:
         page = await self.get(f"{base_url}/login?next={next_path}")
         return await self.keycloak_login(page, username, password)

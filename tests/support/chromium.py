@@ -12,8 +12,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags chromium keeps dialling Google, which this
 # machine's closed network refuses.
 ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

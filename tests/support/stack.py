@@ -40,7 +40,7 @@ def load_stack_env() -> dict[str, str]:
     if STACK_ENV.exists():
         for line in STACK_ENV.read_text().splitlines():
             if line.startswith("export ") and "=" in line:
-                key, _, value = line[len("export "):].partition("=")
+                key, _, value = line[len("export ") :].partition("=")
                 values[key] = value
     values.update({k: v for k, v in os.environ.items() if k.startswith("ALS_")})
     return values
@@ -76,12 +76,25 @@ class MongoServer:
 
     def start(self) -> None:
         if shutil.which("mongod"):
-            cmd = ["mongod", "--bind_ip", "127.0.0.1", "--port", str(self.port), "--dbpath", self._dir]
+            cmd = [
+                "mongod",
+                "--bind_ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dbpath",
+                self._dir,
+            ]
         else:
             cmd = [
-                str(CACHE / "bin" / "ferretdb"), "--handler=sqlite", f"--sqlite-url=file:{self._dir}/",
-                f"--listen-addr=127.0.0.1:{self.port}", "--telemetry=disable", "--debug-addr=-",
-                f"--state-dir={self._dir}", "--log-level=error",
+                str(CACHE / "bin" / "ferretdb"),
+                "--handler=sqlite",
+                f"--sqlite-url=file:{self._dir}/",
+                f"--listen-addr=127.0.0.1:{self.port}",
+                "--telemetry=disable",
+                "--debug-addr=-",
+                f"--state-dir={self._dir}",
+                "--log-level=error",
             ]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30

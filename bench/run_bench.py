@@ -1,0 +1,244 @@
+"""Load on /oauth/token (refresh_token and authorization_code grants) and /api/me, and the same
+refresh load on Keycloak's own token endpoint, in one run on one machine; prints the figures
+and the ratio ours/Keycloak.
+
+    python -m bench.run_bench [--concurrency 16] [--duration 10] [--workers 2]
+
+Needs the local stack (scripts/stack.sh up, or `make bench` which starts it). The service runs
+as a real subprocess (`python -m service serve --workers N`) on its own database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+from pymongo import AsyncMongoClient
+
+from bench.loadgen import Result, run_load
+from service.identity import User
+from service.oauth import authorize
+from service.oauth.clients import register_client
+from service.oauth.token import issue_tokens, new_grant_id
+from tests.support.oauth import basic_auth
+from tests.support.stack import free_port, load_stack_env
+
+ALEXA_REDIRECT = "https://pitangui.amazon.com/api/skill/link/BENCH"
+KEYCLOAK_BENCH_CLIENT = ("bench-client", "dev-bench-secret")  # realm file, dev only
+
+
+def start_service(
+    stack: dict[str, str], port: int, db: str, workers: int
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        **stack,
+        "ALS_ENV": "dev",
+        "ALS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "ALS_PORT": str(port),
+        "ALS_MONGODB_DB": db,
+        "ALS_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "serve", "--workers", str(workers)], env=env
+    )
+
+
+async def wait_healthy(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def prepare(uri: str, db_name: str, codes: int) -> dict[str, Any]:
+    """A client, refresh and access tokens for 50 users, and `codes` authorization codes."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    db = mongo[db_name]
+    client, secret = await register_client(
+        db,
+        name="Bench Alexa client",
+        redirect_uris=[ALEXA_REDIRECT],
+        scopes=["profile"],
+        client_id="bench-alexa",
+    )
+    refresh, access = [], []
+    for i in range(50):
+        pair = await issue_tokens(
+            db,
+            client,
+            user_id=f"user-{i}",
+            username=f"user{i}",
+            scope=frozenset({"profile"}),
+            grant_id=new_grant_id(),
+            with_refresh=True,
+        )
+        refresh.append(pair.refresh_token)
+        access.append(pair.access_token)
+    request = await authorize.validate(
+        db,
+        [
+            ("response_type", "code"),
+            ("client_id", client.client_id),
+            ("redirect_uri", ALEXA_REDIRECT),
+            ("scope", "profile"),
+            ("state", "s"),
+        ],
+    )
+    code_values = []
+    for i in range(codes):
+        location = await authorize.approve(
+            db, request, User(id=f"code-user-{i}", username="u"), code_ttl=600, remember=i == 0
+        )
+        code_values.append(location.split("code=")[1].split("&")[0])
+    await mongo.close()
+    return {
+        "client_id": client.client_id,
+        "secret": secret,
+        "refresh": refresh,
+        "access": access,
+        "codes": code_values,
+    }
+
+
+async def keycloak_refresh_tokens(keycloak: str, n: int) -> tuple[str, list[str]]:
+    token_url = f"{keycloak}/realms/alexa-linking/protocol/openid-connect/token"
+    tokens = []
+    async with aiohttp.ClientSession() as session:
+        for i in range(n):
+            user = ("user", "user2", "admin")[i % 3]
+            async with session.post(
+                token_url,
+                data={
+                    "grant_type": "password",
+                    "client_id": KEYCLOAK_BENCH_CLIENT[0],
+                    "client_secret": KEYCLOAK_BENCH_CLIENT[1],
+                    "username": user,
+                    "password": "password",
+                },
+            ) as resp:
+                body = await resp.json()
+                tokens.append(body["refresh_token"])
+    return token_url, tokens
+
+
+async def main(args: argparse.Namespace) -> None:
+    stack = load_stack_env()
+    port = free_port()
+    db_name = f"als_bench_{uuid.uuid4().hex[:8]}"
+    base = f"http://127.0.0.1:{port}"
+    data = await prepare(stack["ALS_MONGODB_URI"], db_name, codes=args.codes)
+    proc = start_service(stack, port, db_name, args.workers)
+    results: list[Result] = []
+    try:
+        await wait_healthy(f"{base}/healthz")
+        auth = {"Authorization": basic_auth(data["client_id"], data["secret"])}
+        refresh_cycle = itertools.cycle(data["refresh"])
+        access_cycle = itertools.cycle(data["access"])
+        codes = iter(data["codes"])
+
+        async def ours_refresh(session: aiohttp.ClientSession) -> int:
+            async with session.post(
+                f"{base}/oauth/token",
+                headers=auth,
+                data={"grant_type": "refresh_token", "refresh_token": next(refresh_cycle)},
+            ) as resp:
+                await resp.read()
+                return resp.status
+
+        async def ours_code(session: aiohttp.ClientSession) -> int:
+            code = next(codes, None)
+            if code is None:
+                return 0
+            async with session.post(
+                f"{base}/oauth/token",
+                headers=auth,
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": ALEXA_REDIRECT,
+                },
+            ) as resp:
+                await resp.read()
+                return resp.status
+
+        async def ours_me(session: aiohttp.ClientSession) -> int:
+            headers = {"Authorization": f"Bearer {next(access_cycle)}"}
+            async with session.get(f"{base}/api/me", headers=headers) as resp:
+                await resp.read()
+                return resp.status
+
+        kc_url, kc_tokens = await keycloak_refresh_tokens(stack["ALS_KEYCLOAK_URL"], 12)
+        kc_cycle = itertools.cycle(kc_tokens)
+
+        async def keycloak_refresh(session: aiohttp.ClientSession) -> int:
+            async with session.post(
+                kc_url,
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": next(kc_cycle),
+                    "client_id": KEYCLOAK_BENCH_CLIENT[0],
+                    "client_secret": KEYCLOAK_BENCH_CLIENT[1],
+                },
+            ) as resp:
+                await resp.read()
+                return resp.status
+
+        c, d = args.concurrency, args.duration
+        print(
+            f"# concurrency {c}, {d:.0f} s per load, service with {args.workers} worker(s), "
+            f"{os.cpu_count()} cores; load generator in this process",
+            flush=True,
+        )
+        ours = await run_load(
+            "ours: /oauth/token refresh_token", ours_refresh, concurrency=c, duration=d
+        )
+        results.append(ours)
+        print(ours.line(), flush=True)
+        kc = await run_load(
+            "keycloak: token endpoint refresh_token", keycloak_refresh, concurrency=c, duration=d
+        )
+        results.append(kc)
+        print(kc.line(), flush=True)
+        code_result = await run_load(
+            "ours: /oauth/token authorization_code", ours_code, concurrency=c, duration=d, warmup=0
+        )
+        results.append(code_result)
+        print(code_result.line(), flush=True)
+        me = await run_load("ours: GET /api/me", ours_me, concurrency=c, duration=d)
+        results.append(me)
+        print(me.line(), flush=True)
+        print(
+            f"refresh throughput ours/Keycloak: {ours.rps / kc.rps:.2f}x   "
+            f"p99 ours {ours.percentile(99):.1f} ms vs Keycloak {kc.percentile(99):.1f} ms"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack["ALS_MONGODB_URI"])
+        await mongo.drop_database(db_name)
+        await mongo.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--codes", type=int, default=3000)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,172 @@
+"""`clients add|list|show|remove|rotate-secret`: manage the OAuth clients we serve.
+
+Output is JSON. A client secret is printed only by `add` and `rotate-secret`, the one time it
+exists in plaintext; we store only its hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from service.commands.database import run_with_db
+from service.db import Database
+from service.oauth.clients import (
+    PERMISSIONS,
+    ClientConfigError,
+    register_client,
+    remove_client,
+    rotate_secret,
+)
+from service.oauth.models import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
+from service.settings import load_settings
+from service.storage import clients as client_store
+from service.storage.clients import ClientExists
+
+
+def client_json(client: OAuthClient) -> dict[str, Any]:
+    """A client as shown to admins: everything but the secret hash."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "grant_types": sorted(client.grant_types),
+        "scopes": sorted(client.scopes),
+        "require_pkce": client.require_pkce,
+        "access_token_ttl": client.access_token_ttl,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "refresh_policy": client.refresh_policy,
+        "permissions": sorted(client.permissions),
+        "created_at": client.created_at.isoformat() if client.created_at else None,
+    }
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser("clients", help="manage OAuth clients (Alexa skills, app backends)")
+    commands = parser.add_subparsers(dest="clients_command", required=True, metavar="ACTION")
+
+    add = commands.add_parser("add", help="register a client; prints its id and secret once")
+    add.add_argument("--name", required=True)
+    add.add_argument("--client-id", help="default: generated")
+    add.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris",
+                     metavar="URI", help="exact redirect URI (repeat for each Alexa region)")
+    add.add_argument("--grant", action="append", choices=GRANT_TYPES, dest="grant_types",
+                     help="allowed grant type (repeat; default authorization_code and "
+                          "refresh_token)")
+    add.add_argument("--scope", action="append", default=[], dest="scopes",
+                     help="allowed scope (repeat, or space-separated)")
+    add.add_argument("--pkce", action=argparse.BooleanOptionalAction, default=False,
+                     help="require PKCE S256 on authorization requests")
+    add.add_argument("--access-token-ttl", type=int, help="seconds (default ALS_ACCESS_TOKEN_TTL)")
+    add.add_argument("--refresh-token-ttl", type=int,
+                     help="seconds, 0 = never expires (default ALS_REFRESH_TOKEN_TTL)")
+    add.add_argument("--refresh-policy", choices=REFRESH_POLICIES, default="reuse")
+    add.add_argument("--permission", action="append", default=[], dest="permissions",
+                     choices=PERMISSIONS)
+    add.add_argument("--secret", help="set this secret (at least 24 characters; '-' reads it "
+                                      "from stdin) instead of generating one")
+    add.set_defaults(run=_add)
+
+    commands.add_parser("list", help="list clients").set_defaults(run=_list)
+    show = commands.add_parser("show", help="show one client")
+    show.add_argument("client_id")
+    show.set_defaults(run=_show)
+    remove = commands.add_parser("remove", help="delete a client and revoke all its tokens")
+    remove.add_argument("client_id")
+    remove.set_defaults(run=_remove)
+    rotate = commands.add_parser("rotate-secret", help="replace a client's secret; prints it")
+    rotate.add_argument("client_id")
+    rotate.add_argument("--secret", help="set this secret instead of generating one ('-': stdin)")
+    rotate.set_defaults(run=_rotate)
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _secret_arg(value: str | None) -> str | None:
+    if value == "-":
+        return sys.stdin.readline().rstrip("\n")
+    return value
+
+
+def _add(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    scopes = [s for item in args.scopes for s in item.split()]
+
+    async def work(db: Database) -> tuple[OAuthClient, str]:
+        return await register_client(
+            db,
+            name=args.name,
+            client_id=args.client_id,
+            redirect_uris=args.redirect_uris,
+            grant_types=args.grant_types or ("authorization_code", "refresh_token"),
+            scopes=scopes,
+            require_pkce=args.pkce,
+            access_token_ttl=(args.access_token_ttl if args.access_token_ttl is not None
+                              else settings.access_token_ttl),
+            refresh_token_ttl=(args.refresh_token_ttl if args.refresh_token_ttl is not None
+                               else settings.refresh_token_ttl),
+            refresh_policy=args.refresh_policy,
+            permissions=args.permissions,
+            secret=_secret_arg(args.secret),
+        )
+
+    try:
+        client, secret = run_with_db(settings, work)
+    except ClientConfigError as exc:
+        return _fail(str(exc), 2)
+    except ClientExists:
+        return _fail(f"a client with id {args.client_id!r} already exists")
+    _print({**client_json(client), "client_secret": secret})
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    clients = run_with_db(load_settings(), client_store.list_all)
+    _print([client_json(c) for c in clients])
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    async def work(db: Database) -> OAuthClient | None:
+        return await client_store.get(db, args.client_id)
+
+    client = run_with_db(load_settings(), work)
+    if client is None:
+        return _fail(f"no client {args.client_id!r}")
+    _print(client_json(client))
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    async def work(db: Database) -> bool:
+        return await remove_client(db, args.client_id)
+
+    if not run_with_db(load_settings(), work):
+        return _fail(f"no client {args.client_id!r}")
+    _print({"client_id": args.client_id, "removed": True})
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    secret = _secret_arg(args.secret)
+
+    async def work(db: Database) -> str | None:
+        return await rotate_secret(db, args.client_id, secret)
+
+    try:
+        new = run_with_db(load_settings(), work)
+    except ClientConfigError as exc:
+        return _fail(str(exc), 2)
+    if new is None:
+        return _fail(f"no client {args.client_id!r}")
+    _print({"client_id": args.client_id, "client_secret": new})
+    return 0

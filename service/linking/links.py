@@ -1,0 +1,140 @@
+"""Creating and ending links: the LWA code exchange behind the reciprocal endpoint and
+AcceptGrant (alexa-protocols.md §2.2-2.3, §4.3), and unlinking (design.md flow 6).
+
+The exchange happens while Alexa waits, so it runs under the LWA timeout from the settings;
+nothing is stored unless LWA answered with tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from service import lwa
+from service.crypto import KeyRingError
+from service.db import Database
+from service.linking.deps import LinkingDeps, utcnow
+from service.linking.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    LwaUnreachable,
+    StoredSecretUnreadable,
+    UnsupportedGrantType,
+)
+from service.linking.tokens import refresh_at_for
+from service.storage import audit, partner_tokens, partners
+from service.storage.partner_tokens import LinkStatus, PartnerLink
+
+log = logging.getLogger(__name__)
+
+RECIPROCAL_GRANT_TYPE = "reciprocal_authorization_code"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who presented our access token: the user it was issued for and the client holding it."""
+
+    user_id: str
+    username: str | None
+    client_id: str
+
+
+async def reciprocal_authorize(
+    deps: LinkingDeps,
+    caller: Caller,
+    *,
+    grant_type: str | None,
+    client_id: str | None,
+    code: str | None,
+) -> PartnerLink:
+    """Validate a reciprocal authorization request, then exchange and store (§2.2)."""
+    if not grant_type:
+        raise InvalidRequest("grant_type is required")
+    if grant_type != RECIPROCAL_GRANT_TYPE:
+        raise UnsupportedGrantType(f"grant_type must be {RECIPROCAL_GRANT_TYPE}")
+    if not code:
+        raise InvalidRequest("code is required")
+    if not client_id:
+        raise InvalidRequest("client_id is required")
+    partner = await partners.get(deps.db, client_id)
+    if partner is None:
+        raise InvalidClient("client_id is not a known partner")
+    # The token must have been issued to the very client that claims to be the partner, or
+    # one client could plant LWA tokens under another partner for the user (sample's bug 5).
+    if client_id != caller.client_id:
+        raise InvalidClient("client_id does not match the client the access token was issued to")
+    return await link_account(deps, partner, caller, code=code, via="reciprocal")
+
+
+async def link_account(
+    deps: LinkingDeps, partner: partners.Partner, caller: Caller, *, code: str, via: str
+) -> PartnerLink:
+    """Exchange an LWA code for the user's tokens and store them for (user, partner)."""
+    try:
+        secret = partner.lwa_client_secret.open(deps.keyring)
+    except KeyRingError:
+        log.error("LWA client secret of partner %s cannot be decrypted", partner.partner_id)
+        raise StoredSecretUnreadable("the partner's stored credentials cannot be read") from None
+    try:
+        tokens = await lwa.exchange_code(
+            deps.http,
+            token_url=partner.lwa_token_url,
+            client_id=partner.lwa_client_id,
+            client_secret=secret,
+            code=code,
+            timeout=deps.lwa_timeout,
+        )
+    except lwa.LwaError as exc:
+        # invalid_client means *our* partner configuration is wrong: say so loudly in the log;
+        # Alexa gets the same answer either way (the link failed, it may retry with a new code).
+        level = logging.ERROR if exc.error in ("invalid_client", "unauthorized_client") else \
+            logging.WARNING
+        log.log(level, "LWA refused the code exchange for partner %s: %s", partner.partner_id,
+                exc.error)
+        await audit.record(deps.db, "link_failed", actor=f"client:{caller.client_id}",
+                           user_id=caller.user_id, partner_id=partner.partner_id, via=via,
+                           reason=f"lwa_{exc.error}")
+        raise InvalidGrant(f"Login with Amazon refused the code ({exc.error})") from None
+    except lwa.LwaUnavailable:
+        await audit.record(deps.db, "link_failed", actor=f"client:{caller.client_id}",
+                           user_id=caller.user_id, partner_id=partner.partner_id, via=via,
+                           reason="lwa_unavailable")
+        raise LwaUnreachable(
+            "Login with Amazon could not be reached; nothing was stored, try again"
+        ) from None
+
+    now = deps.clock()
+    link = await partner_tokens.store_link(
+        deps.db,
+        deps.keyring,
+        user_id=caller.user_id,
+        username=caller.username,
+        partner_id=partner.partner_id,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=now + timedelta(seconds=tokens.expires_in),
+        refresh_at=refresh_at_for(now, tokens.expires_in),
+        alexa_api_base=partner.alexa_api_base,
+        now=now,
+    )
+    await audit.record(deps.db, "link", actor=f"client:{caller.client_id}",
+                       user_id=caller.user_id, partner_id=partner.partner_id, via=via,
+                       relinked=link.generation > 1,
+                       has_refresh_token=tokens.refresh_token is not None)
+    log.info("linked user %s with partner %s (%s)", caller.user_id, partner.partner_id, via)
+    return link
+
+
+async def unlink(db: Database, user_id: str, partner_id: str, *, actor: str, reason: str) -> bool:
+    """Delete the user's LWA tokens for a partner; the link stays, marked revoked, for the
+    record. False when there was no active link."""
+    ended = await partner_tokens.end_link(
+        db, user_id, partner_id, status=LinkStatus.REVOKED, reason=reason, now=utcnow()
+    )
+    if ended:
+        await audit.record(db, "unlink", actor=actor, user_id=user_id, partner_id=partner_id,
+                           reason=reason)
+        log.info("unlinked user %s from partner %s (%s)", user_id, partner_id, reason)
+    return ended

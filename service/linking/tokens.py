@@ -1,0 +1,264 @@
+"""The user's LWA access token for a partner, refreshed at LWA only when needed and only once.
+
+The stored token is served until ``refresh_at`` (5 minutes before it expires). After that the
+one caller that takes the refresh lease for the token set it saw (an insert under a unique
+index in Mongo, see storage/refresh_leases.py) calls LWA; every other caller, in this process
+or another, polls until the new set appears, the link ends, or the lease records a failure.
+A lease whose holder died expires after the LWA timeout plus a few seconds, and the next
+caller takes over with the next attempt number. (alexa-protocols.md §3, requirements 23-25.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final, NoReturn
+
+from service import lwa
+from service.crypto import KeyRingError
+from service.linking.deps import LinkingDeps
+from service.linking.errors import (
+    LinkInactive,
+    LinkNotFound,
+    LinkRevoked,
+    LwaRefused,
+    LwaUnreachable,
+    PartnerNotFound,
+    StoredSecretUnreadable,
+)
+from service.storage import audit, partner_tokens, partners, refresh_leases
+from service.storage.partner_tokens import LinkStatus, PartnerLink
+from service.storage.refresh_leases import RefreshLease
+from service.storage.sealing import Sealed
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN: Final = 300.0  # seconds of lifetime left below which we refresh
+LEASE_GRACE: Final = 5.0  # lease = LWA timeout + this: room for the Mongo writes around it
+POLL_INTERVAL: Final = 0.05
+_OWNER_PREFIX: Final = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def refresh_at_for(now: datetime, expires_in: int) -> datetime:
+    """When a token issued `now` stops being served: REFRESH_MARGIN before expiry, or half
+    way for lifetimes too short for that margin (so a short-lived token is not refreshed on
+    every call)."""
+    margin = min(REFRESH_MARGIN, expires_in / 2)
+    return now + timedelta(seconds=expires_in - margin)
+
+
+@dataclass(frozen=True)
+class PartnerAccessToken:
+    token: str = field(repr=False)
+    expires_at: datetime
+    link: PartnerLink
+
+    def expires_in(self, now: datetime) -> int:
+        return max(0, int((self.expires_at - now).total_seconds()))
+
+
+def _ms(moment: datetime) -> datetime:
+    """Mongo keeps milliseconds; compare at that precision."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _open(sealed: Sealed, deps: LinkingDeps, what: str) -> str:
+    try:
+        return sealed.open(deps.keyring)
+    except KeyRingError:
+        log.error("%s cannot be decrypted with the configured key ring", what)
+        raise StoredSecretUnreadable(f"the stored {what} cannot be read") from None
+
+
+def _check_active(link: PartnerLink) -> None:
+    if link.status is LinkStatus.REVOKED:
+        raise LinkRevoked(
+            "the user's link with this partner was revoked; they must link the skill again",
+            reason=link.status_reason,
+        )
+    if link.status is LinkStatus.INACTIVE:
+        raise LinkInactive(
+            "Alexa refused this link (skill disabled or permission withdrawn); the user must "
+            "enable and link the skill again",
+            reason=link.status_reason,
+        )
+
+
+async def access_token(
+    deps: LinkingDeps,
+    *,
+    user_ref: str,
+    partner_id: str,
+    actor: str,
+    stale_generation: int | None = None,
+) -> PartnerAccessToken:
+    """A usable LWA access token for (user, partner). `user_ref` is our user's id or username.
+
+    With `stale_generation` (Alexa just answered 401 to that set's token) the set is refreshed
+    even though it has not reached `refresh_at`, unless someone already replaced it."""
+    partner = await partners.get(deps.db, partner_id)
+    if partner is None:
+        raise PartnerNotFound("no partner with this id")
+    link = await partner_tokens.find(deps.db, user_ref, partner_id)
+    if link is None:
+        raise LinkNotFound("this user has not linked the partner's skill")
+
+    started = _ms(deps.clock())
+    deadline = time.monotonic() + deps.lwa_timeout + LEASE_GRACE + 1.0
+    while True:
+        _check_active(link)
+        now = deps.clock()
+        if stale_generation is None:
+            due = link.refresh_at is None or now >= link.refresh_at
+        else:
+            due = link.generation == stale_generation
+        if not due and link.access_token is not None and link.expires_at is not None:
+            return PartnerAccessToken(
+                _open(link.access_token, deps, "LWA access token"), link.expires_at, link
+            )
+        if link.refresh_token is None:
+            raise LinkRevoked("the link has no refresh token; the user must link the skill again")
+
+        lease = await refresh_leases.latest(deps.db, link.user_id, partner_id, link.generation)
+        now = deps.clock()
+        if lease is not None and lease.outcome not in (None, "done") and \
+                lease.finished_at is not None and lease.finished_at >= started:
+            # The refresh we were waiting on failed: that is our answer too, rather than every
+            # waiter trying an unreachable LWA in turn.
+            _raise_for(lease.outcome)
+        # Free: nobody tried yet, or the last attempt failed or its holder died (expired).
+        # A fresh "done" lease is not: the set moved on and we only need to re-read it. (An
+        # old one on a set of the same generation is left from a deleted, re-created link.)
+        done_long_ago = (lease is not None and lease.outcome == "done"
+                         and lease.finished_at is not None
+                         and now - lease.finished_at > timedelta(seconds=LEASE_GRACE))
+        if lease is None or done_long_ago or (lease.outcome != "done" and lease.expires_at <= now):
+            mine = await refresh_leases.try_acquire(
+                deps.db, link.user_id, partner_id, link.generation,
+                attempt=0 if lease is None else lease.attempt + 1,
+                owner=f"{_OWNER_PREFIX}:{uuid.uuid4().hex[:12]}", now=now,
+                expires_at=now + timedelta(seconds=deps.lwa_timeout + LEASE_GRACE),
+            )
+            if mine is not None:
+                result = await _refresh_holding(deps, partner, mine, actor=actor)
+                if result is not None:
+                    return result
+        if time.monotonic() > deadline:
+            raise LwaUnreachable("timed out waiting for the LWA token refresh; try again")
+        await asyncio.sleep(POLL_INTERVAL)
+        latest = await partner_tokens.get(deps.db, link.user_id, partner_id)
+        if latest is None:
+            raise LinkNotFound("this user has not linked the partner's skill")
+        if latest.generation != link.generation:
+            stale_generation = None  # a new set (or the link ended): judge it afresh
+        link = latest
+
+
+def _raise_for(outcome: str) -> NoReturn:
+    if outcome == "refused":
+        raise LwaRefused("Login with Amazon refused the refresh")
+    raise LwaUnreachable(
+        "Login with Amazon could not be reached to refresh the token; the stored token was "
+        "kept, try again"
+    )
+
+
+async def _refresh_holding(
+    deps: LinkingDeps, partner: partners.Partner, lease: RefreshLease, *, actor: str
+) -> PartnerAccessToken | None:
+    """We hold the lease on `lease.generation`. Re-read the set (a holder that died after
+    storing could have left a lease behind), refresh at LWA and store the result. None when
+    the set had already moved on: the caller then reads the new one."""
+    link = await partner_tokens.get(deps.db, lease.user_id, lease.partner_id)
+    if link is None or link.generation != lease.generation or link.status != LinkStatus.ACTIVE:
+        await refresh_leases.finish(deps.db, lease, outcome="done", now=deps.clock())
+        return None
+    outcome: refresh_leases.Outcome = "error"
+    try:
+        token = await _refresh(deps, partner, link, actor=actor)
+        outcome = "done"
+        return token
+    except LinkRevoked:
+        outcome = "done"  # the set ended: waiters read that from the link itself
+        raise
+    except LwaRefused:
+        outcome = "refused"
+        raise
+    except LwaUnreachable:
+        outcome = "unavailable"
+        raise
+    finally:
+        await refresh_leases.finish(deps.db, lease, outcome=outcome, now=_ms(deps.clock()))
+        if outcome == "done":
+            await refresh_leases.delete_older(deps.db, lease.user_id, lease.partner_id,
+                                              lease.generation)
+
+
+async def _refresh(
+    deps: LinkingDeps, partner: partners.Partner, link: PartnerLink, *, actor: str
+) -> PartnerAccessToken:
+    """Refresh `link`'s set at LWA and store the result (the caller holds the lease)."""
+    secret = _open(partner.lwa_client_secret, deps, "LWA client secret")
+    assert link.refresh_token is not None
+    refresh_token = _open(link.refresh_token, deps, "LWA refresh token")
+    try:
+        tokens = await lwa.refresh_tokens(
+            deps.http,
+            token_url=partner.lwa_token_url,
+            client_id=partner.lwa_client_id,
+            client_secret=secret,
+            refresh_token=refresh_token,
+            timeout=deps.lwa_timeout,
+        )
+    except lwa.LwaError as exc:
+        if exc.error == "invalid_grant":
+            # The user removed the permission at Amazon (or LWA dropped the grant): the tokens
+            # are dead; delete them so nobody keeps trying (requirement 25).
+            await partner_tokens.end_link(
+                deps.db, link.user_id, link.partner_id, status=LinkStatus.REVOKED,
+                reason="lwa_invalid_grant", now=deps.clock(), generation=link.generation,
+            )
+            await audit.record(deps.db, "refresh_failed", actor=actor, user_id=link.user_id,
+                               partner_id=link.partner_id, reason="lwa_invalid_grant",
+                               outcome="link_revoked")
+            log.warning("LWA refused the refresh token of user %s for partner %s: link revoked",
+                        link.user_id, link.partner_id)
+            raise LinkRevoked(
+                "Login with Amazon no longer accepts this link's refresh token; the link was "
+                "revoked and its tokens deleted. The user must link the skill again",
+                reason="lwa_invalid_grant",
+            ) from None
+        await audit.record(deps.db, "refresh_failed", actor=actor, user_id=link.user_id,
+                           partner_id=link.partner_id, reason=f"lwa_{exc.error}")
+        log.error("LWA refused a refresh for partner %s: %s", link.partner_id, exc.error)
+        raise LwaRefused(f"Login with Amazon refused the refresh ({exc.error})") from None
+    except lwa.LwaUnavailable:
+        await audit.record(deps.db, "refresh_failed", actor=actor, user_id=link.user_id,
+                           partner_id=link.partner_id, reason="lwa_unavailable")
+        raise LwaUnreachable(
+            "Login with Amazon could not be reached to refresh the token; the stored token was "
+            "kept, try again"
+        ) from None
+
+    now = deps.clock()
+    expires_at = now + timedelta(seconds=tokens.expires_in)
+    written = await partner_tokens.complete_refresh(
+        deps.db, deps.keyring, link,
+        access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+        expires_at=expires_at, refresh_at=refresh_at_for(now, tokens.expires_in), now=now,
+    )
+    if not written:
+        # The link was replaced (re-linked or ended) while we were at LWA; the fresh token is
+        # still good for this caller, but the stored set is newer than ours and stays.
+        log.warning("refreshed tokens for user %s / partner %s not stored: link changed meanwhile",
+                    link.user_id, link.partner_id)
+        return PartnerAccessToken(tokens.access_token, expires_at, link)
+    fresh = await partner_tokens.get(deps.db, link.user_id, link.partner_id)
+    log.info("refreshed the LWA token of user %s for partner %s", link.user_id, link.partner_id)
+    return PartnerAccessToken(tokens.access_token, expires_at, fresh or link)

@@ -1,0 +1,175 @@
+"""The authorization endpoint (RFC 6749 §4.1.1-§4.1.2; PKCE per RFC 7636 §4.3).
+
+`validate` checks a request in the order §4.1.2.1 prescribes: first the client and its
+redirect URI (failures raise `UntrustedRedirect`, shown as our own error page, because
+redirecting to an unverified URI would make us an open redirector); then everything else
+(failures raise `ClientRedirect`, which sends the browser back to the client with `error` and
+the unchanged `state`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from authlib.common.urls import add_params_to_uri
+
+from service.db import Database
+from service.identity import User
+from service.oauth import pkce, scopes
+from service.oauth.errors import (
+    AccessDenied,
+    InvalidRequest,
+    InvalidScope,
+    OAuthError,
+    UnauthorizedClient,
+    UnsupportedResponseType,
+)
+from service.oauth.models import AUTHORIZATION_CODE, AuthorizationCode, OAuthClient
+from service.oauth.params import single_valued
+from service.oauth.token import new_grant_id, new_secret_value, secret_hash
+from service.storage import audit
+from service.storage import authorization_codes as code_store
+from service.storage import clients as client_store
+from service.storage import grants as grant_store
+
+log = logging.getLogger(__name__)
+
+
+class UntrustedRedirect(Exception):
+    """Unknown client or unregistered redirect URI: show an error page, never redirect."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ClientRedirect(Exception):
+    """An OAuth error to send back to the (verified) redirect URI."""
+
+    def __init__(self, error: OAuthError, redirect_uri: str, state: str | None) -> None:
+        super().__init__(error.error)
+        self.error = error
+        self.location = error.redirect_location(redirect_uri, state)
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    client: OAuthClient
+    redirect_uri: str  # where the answer goes
+    redirect_uri_param: str | None  # as the client sent it (None: omitted, one registered URI)
+    scopes: frozenset[str]
+    state: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+
+    def form_fields(self) -> dict[str, str]:
+        """The request's parameters, for the consent form to send back unchanged."""
+        fields = {
+            "response_type": "code",
+            "client_id": self.client.client_id,
+            "redirect_uri": self.redirect_uri_param,
+            "scope": scopes.render(self.scopes),
+            "state": self.state,
+            "code_challenge": self.code_challenge,
+            "code_challenge_method": self.code_challenge_method,
+        }
+        return {k: v for k, v in fields.items() if v}
+
+    def error(self, error: OAuthError) -> ClientRedirect:
+        return ClientRedirect(error, self.redirect_uri, self.state)
+
+
+async def validate(db: Database, pairs: Iterable[tuple[str, str]]) -> AuthorizationRequest:
+    values: dict[str, list[str]] = defaultdict(list)
+    items = list(pairs)
+    for key, value in items:
+        values[key].append(value)
+    client_ids = values.get("client_id", [])
+    if len(client_ids) != 1 or not client_ids[0]:
+        raise UntrustedRedirect("The link that brought you here is incomplete (no client).")
+    client = await client_store.get(db, client_ids[0])
+    if client is None:
+        raise UntrustedRedirect("The app that sent you here is not known to us.")
+    redirect_uri = _redirect_uri(client, values.get("redirect_uri", []))
+    states = values.get("state", [])
+    state = states[0] if len(states) == 1 and states[0] else None
+    try:
+        params = single_valued(items)
+        if "response_type" not in params:
+            raise InvalidRequest("Missing parameter: response_type.")
+        if params["response_type"] != "code":
+            raise UnsupportedResponseType("Only response_type=code is supported.")
+        if not client.allows_grant(AUTHORIZATION_CODE):
+            raise UnauthorizedClient()
+        wanted = scopes.parse(params.get("scope")) or client.scopes
+        unknown = client.unknown_scopes(wanted)
+        if unknown:
+            raise InvalidScope(f"Unknown scope: {scopes.render(unknown)}.")
+        challenge = params.get("code_challenge")
+        method = params.get("code_challenge_method")
+        pkce.check_challenge(challenge, method, required=client.require_pkce)
+    except OAuthError as exc:
+        raise ClientRedirect(exc, redirect_uri, state) from None
+    return AuthorizationRequest(
+        client=client, redirect_uri=redirect_uri, redirect_uri_param=params.get("redirect_uri"),
+        scopes=wanted, state=state, code_challenge=challenge, code_challenge_method=method,
+    )
+
+
+def _redirect_uri(client: OAuthClient, sent: list[str]) -> str:
+    if len(sent) > 1:
+        raise UntrustedRedirect("The link that brought you here is malformed (redirect URI).")
+    if sent:
+        if not client.check_redirect_uri(sent[0]):
+            raise UntrustedRedirect(
+                "The app that sent you here asked to return to an address it has not registered."
+            )
+        return sent[0]
+    if len(client.redirect_uris) == 1:  # RFC 6749 §3.1.2.3: optional with one registered URI
+        return client.redirect_uris[0]
+    raise UntrustedRedirect("The link that brought you here is incomplete (no redirect URI).")
+
+
+async def has_consent(db: Database, request: AuthorizationRequest, user: User) -> bool:
+    grant = await grant_store.get(db, user_id=user.id, client_id=request.client.client_id)
+    return grant is not None and request.scopes <= grant.scopes
+
+
+async def approve(db: Database, request: AuthorizationRequest, user: User, *,
+                  code_ttl: int, remember: bool = True) -> str:
+    """Issue a code for the user (remembering the consent); returns the redirect location."""
+    if remember:
+        await grant_store.remember(db, user_id=user.id, username=user.username,
+                                   client_id=request.client.client_id, scopes=request.scopes)
+        await audit.record(db, "oauth.consent", actor=user.id, user_id=user.id,
+                           client_id=request.client.client_id, scopes=sorted(request.scopes))
+    value = new_secret_value()
+    now = datetime.now(UTC)
+    await code_store.insert(db, AuthorizationCode(
+        code_hash=secret_hash(value),
+        client_id=request.client.client_id,
+        redirect_uri=request.redirect_uri_param,
+        user_id=user.id,
+        username=user.username,
+        scopes=request.scopes,
+        code_challenge=request.code_challenge,
+        code_challenge_method=request.code_challenge_method,
+        grant_id=new_grant_id(),
+        created_at=now,
+        expires_at=now + timedelta(seconds=code_ttl),
+    ))
+    log.info("authorization code issued to client %s for user %s",
+             request.client.client_id, user.username)
+    params = [("code", value)]
+    if request.state is not None:
+        params.append(("state", request.state))
+    location: str = add_params_to_uri(request.redirect_uri, params)
+    return location
+
+
+def deny(request: AuthorizationRequest) -> str:
+    return request.error(AccessDenied()).location

@@ -1,0 +1,97 @@
+"""Domain objects of the authorization server; only `service.storage` maps them to documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+AUTHORIZATION_CODE = "authorization_code"
+REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
+CLIENT_CREDENTIALS = "client_credentials"
+GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS)
+
+REUSE = "reuse"
+ROTATE = "rotate"
+REFRESH_POLICIES = (REUSE, ROTATE)
+
+TokenKind = Literal["access", "refresh"]
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    client_id: str
+    secret_hash: str = field(repr=False)
+    name: str
+    redirect_uris: tuple[str, ...] = ()
+    grant_types: frozenset[str] = frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN})
+    scopes: frozenset[str] = frozenset()
+    require_pkce: bool = False
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 0  # 0: refresh tokens never expire (what Alexa copes with best)
+    refresh_policy: str = REUSE
+    permissions: frozenset[str] = frozenset()
+    created_at: datetime | None = None
+
+    def check_redirect_uri(self, uri: str) -> bool:
+        """Exact string match against the registered URIs (RFC 6749 §3.1.2.3, no prefix rules)."""
+        return uri in self.redirect_uris
+
+    def allows_grant(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+    def unknown_scopes(self, scopes: frozenset[str]) -> frozenset[str]:
+        return scopes - self.scopes
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    """One issued code, looked up by the SHA-256 of its value (the value itself is never stored)."""
+
+    code_hash: str
+    client_id: str
+    redirect_uri: str | None  # as sent to /oauth/authorize (None when it was omitted)
+    user_id: str
+    username: str
+    scopes: frozenset[str]
+    code_challenge: str | None
+    code_challenge_method: str | None
+    grant_id: str  # every token this code produces carries it
+    created_at: datetime
+    expires_at: datetime
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access or refresh token, looked up by the SHA-256 of its value."""
+
+    token_hash: str
+    kind: TokenKind
+    client_id: str
+    user_id: str | None  # None for client_credentials tokens
+    username: str | None
+    scopes: frozenset[str]
+    grant_id: str | None  # links everything one authorization produced
+    issued_at: datetime
+    expires_at: datetime | None  # None: never expires (refresh tokens with ttl 0)
+    revoked: bool = False
+    previous: str | None = None  # rotation: hash of the refresh token this one succeeded
+
+    def active(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A remembered consent: the user allowed the client these scopes (the account page)."""
+
+    user_id: str
+    username: str
+    client_id: str
+    scopes: frozenset[str]
+    granted_at: datetime
+    updated_at: datetime

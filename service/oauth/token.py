@@ -1,0 +1,217 @@
+"""The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6; PKCE per RFC 7636 §4.6).
+
+`handle_token_request` takes the Authorization header and the form parameters and returns a
+`TokenResponse` or raises an `OAuthError`; the handler only renders. Tokens are opaque 256-bit
+random strings, stored only as SHA-256 hashes.
+
+Refresh follows Amazon's account-linking rule that an old refresh token must not die the moment
+a new one is issued: with the `reuse` policy the same refresh token is returned; with `rotate`
+a new one is issued and the presented one stays valid until its successor is first used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from service.db import Database
+from service.oauth import pkce, scopes
+from service.oauth.clients import authenticate_client, read_credentials
+from service.oauth.errors import (
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
+from service.oauth.models import (
+    AUTHORIZATION_CODE,
+    GRANT_TYPES,
+    REFRESH_TOKEN,
+    ROTATE,
+    AuthorizationCode,
+    OAuthClient,
+    Token,
+)
+from service.oauth.params import required
+from service.storage import audit
+from service.storage import authorization_codes as code_store
+from service.storage import tokens as token_store
+
+log = logging.getLogger(__name__)
+
+BAD_CODE = "The authorization code is invalid, expired, already used or not issued to you."
+BAD_REFRESH = "The refresh token is invalid, expired, revoked or not issued to you."
+
+
+def new_secret_value() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def new_grant_id() -> str:
+    return secrets.token_hex(12)
+
+
+def secret_hash(value: str) -> str:
+    """Lookup key of a code or token. Unsalted is right here: the values are 256-bit random, so
+    the hash cannot be reversed by guessing, and it must be findable by value."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    access_token: str = field(default="", repr=False)  # never printed or logged
+    expires_in: int = 0
+    scopes: frozenset[str] = frozenset()
+    refresh_token: str | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": int(self.expires_in),
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        if self.scopes:
+            body["scope"] = scopes.render(self.scopes)
+        return body
+
+
+async def issue_tokens(
+    db: Database,
+    client: OAuthClient,
+    *,
+    user_id: str | None,
+    username: str | None,
+    scope: frozenset[str],
+    grant_id: str | None,
+    with_refresh: bool,
+    keep_refresh_token: str | None = None,
+    previous: str | None = None,
+) -> TokenResponse:
+    """Mint an access token (and a refresh token unless `keep_refresh_token` is returned as it
+    is, or `with_refresh` is False) and store their hashes."""
+    now = datetime.now(UTC)
+    access = new_secret_value()
+    stored = [Token(
+        token_hash=secret_hash(access), kind="access", client_id=client.client_id,
+        user_id=user_id, username=username, scopes=scope, grant_id=grant_id, issued_at=now,
+        expires_at=now + timedelta(seconds=client.access_token_ttl),
+    )]
+    refresh = keep_refresh_token
+    if with_refresh and refresh is None:
+        refresh = new_secret_value()
+        ttl = client.refresh_token_ttl
+        stored.append(Token(
+            token_hash=secret_hash(refresh), kind="refresh", client_id=client.client_id,
+            user_id=user_id, username=username, scopes=scope, grant_id=grant_id, issued_at=now,
+            expires_at=now + timedelta(seconds=ttl) if ttl else None, previous=previous,
+        ))
+    await token_store.insert_many(db, stored)
+    return TokenResponse(access, client.access_token_ttl, scope, refresh)
+
+
+async def handle_token_request(
+    db: Database, authorization: str | None, params: Mapping[str, str]
+) -> TokenResponse:
+    credentials = read_credentials(authorization, params)
+    grant_type = required(params, "grant_type")
+    if grant_type not in GRANT_TYPES:
+        raise UnsupportedGrantType(f"Grant type {grant_type[:40]} is not supported.")
+    client = await authenticate_client(db, credentials)
+    if not client.allows_grant(grant_type):
+        raise UnauthorizedClient()
+    if grant_type == AUTHORIZATION_CODE:
+        return await exchange_code(db, client, params)
+    if grant_type == REFRESH_TOKEN:
+        return await refresh(db, client, params)
+    return await client_credentials(db, client, params)
+
+
+async def exchange_code(
+    db: Database, client: OAuthClient, params: Mapping[str, str]
+) -> TokenResponse:
+    value = required(params, "code")
+    code_hash = secret_hash(value)
+    code = await code_store.get(db, code_hash)
+    if code is None:
+        raise InvalidGrant(BAD_CODE)
+    if code.used:
+        await _replayed(db, code)
+        raise InvalidGrant(BAD_CODE)
+    if code.client_id != client.client_id or code.expires_at <= datetime.now(UTC):
+        raise InvalidGrant(BAD_CODE)
+    if code.redirect_uri is not None and "redirect_uri" not in params:
+        raise InvalidRequest("Missing parameter: redirect_uri.")
+    if not await code_store.claim(db, code):
+        await _replayed(db, code)  # lost the race to a concurrent exchange of the same code
+        raise InvalidGrant(BAD_CODE)
+    # From here the code is spent, also when a check below fails: a wrong verifier or redirect
+    # URI cannot be retried against the same code.
+    _check_redirect_uri(client, code, params.get("redirect_uri"))
+    pkce.verify(code.code_challenge, code.code_challenge_method, params.get("code_verifier"))
+    response = await issue_tokens(
+        db, client, user_id=code.user_id, username=code.username, scope=code.scopes,
+        grant_id=code.grant_id, with_refresh=client.allows_grant(REFRESH_TOKEN),
+    )
+    if await code_store.was_replayed(db, code_hash):
+        # A replay arrived while these tokens were being issued: they are revoked like the rest.
+        await token_store.revoke_grant(db, code.grant_id)
+    return response
+
+
+def _check_redirect_uri(client: OAuthClient, code: AuthorizationCode, sent: str | None) -> None:
+    # RFC 6749 §4.1.3: required and identical if it was part of the authorization request.
+    if code.redirect_uri is not None:
+        if sent != code.redirect_uri:
+            raise InvalidGrant("redirect_uri does not match the authorization request.")
+    elif sent is not None and not client.check_redirect_uri(sent):
+        raise InvalidGrant("redirect_uri is not registered for this client.")
+
+
+async def _replayed(db: Database, code: AuthorizationCode) -> None:
+    """RFC 6749 §4.1.2: a code used twice revokes every token issued from it."""
+    await code_store.mark_replayed(db, code.code_hash)
+    revoked = await token_store.revoke_grant(db, code.grant_id)
+    log.warning("authorization code replayed for client %s; revoked %d tokens of grant %s",
+                code.client_id, revoked, code.grant_id)
+    await audit.record(db, "oauth.code_replayed", actor=code.client_id, user_id=code.user_id,
+                       client_id=code.client_id, grant_id=code.grant_id, revoked=revoked)
+
+
+async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) -> TokenResponse:
+    value = required(params, "refresh_token")
+    token = await token_store.get(db, secret_hash(value))
+    if (token is None or token.kind != "refresh" or token.client_id != client.client_id
+            or not token.active(datetime.now(UTC))):
+        raise InvalidGrant(BAD_REFRESH)
+    requested = scopes.parse(params.get("scope")) or token.scopes
+    if not requested <= token.scopes:
+        raise InvalidScope("The requested scope exceeds what was granted.")
+    if token.previous is not None:
+        await token_store.retire_predecessor(db, token)
+    rotate = client.refresh_policy == ROTATE
+    return await issue_tokens(
+        db, client, user_id=token.user_id, username=token.username, scope=requested,
+        grant_id=token.grant_id, with_refresh=True,
+        keep_refresh_token=None if rotate else value,
+        previous=token.token_hash if rotate else None,
+    )
+
+
+async def client_credentials(
+    db: Database, client: OAuthClient, params: Mapping[str, str]
+) -> TokenResponse:
+    requested = scopes.parse(params.get("scope")) or client.scopes
+    unknown = client.unknown_scopes(requested)
+    if unknown:
+        raise InvalidScope(f"Scope not allowed for this client: {scopes.render(unknown)}.")
+    # RFC 6749 §4.4.3: no refresh token; the token acts for the client, not for a user.
+    return await issue_tokens(db, client, user_id=None, username=None, scope=requested,
+                              grant_id=None, with_refresh=False)

@@ -1,0 +1,93 @@
+"""`clients` collection: the OAuth clients we serve (Alexa skills, the app backend)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from service.db import Database
+from service.oauth.models import OAuthClient
+
+COLLECTION = "clients"
+
+
+class ClientExists(Exception):
+    """A client with this id is already registered."""
+
+
+async def ensure_indexes(db: Database) -> None:
+    # `_id` is the client id, unique by construction; listing sorts by name.
+    await db[COLLECTION].create_index([("name", 1)])
+
+
+def _to_doc(client: OAuthClient) -> dict[str, Any]:
+    return {
+        "_id": client.client_id,
+        "secret_hash": client.secret_hash,
+        "name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "grant_types": sorted(client.grant_types),
+        "scopes": sorted(client.scopes),
+        "require_pkce": client.require_pkce,
+        "access_token_ttl": client.access_token_ttl,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "refresh_policy": client.refresh_policy,
+        "permissions": sorted(client.permissions),
+        "created_at": client.created_at or datetime.now(UTC),
+    }
+
+
+def _from_doc(doc: dict[str, Any]) -> OAuthClient:
+    return OAuthClient(
+        client_id=str(doc["_id"]),
+        secret_hash=str(doc["secret_hash"]),
+        name=str(doc.get("name", "")),
+        redirect_uris=tuple(doc.get("redirect_uris", ())),
+        grant_types=frozenset(doc.get("grant_types", ())),
+        scopes=frozenset(doc.get("scopes", ())),
+        require_pkce=bool(doc.get("require_pkce", False)),
+        access_token_ttl=int(doc.get("access_token_ttl", 3600)),
+        refresh_token_ttl=int(doc.get("refresh_token_ttl", 0)),
+        refresh_policy=str(doc.get("refresh_policy", "reuse")),
+        permissions=frozenset(doc.get("permissions", ())),
+        created_at=doc.get("created_at"),
+    )
+
+
+async def insert(db: Database, client: OAuthClient) -> None:
+    try:
+        await db[COLLECTION].insert_one(_to_doc(client))
+    except DuplicateKeyError:
+        raise ClientExists(client.client_id) from None
+
+
+async def replace(db: Database, client: OAuthClient) -> bool:
+    """Overwrite a client's registration; False when it does not exist."""
+    doc = _to_doc(client)
+    doc.pop("created_at")
+    result = await db[COLLECTION].update_one({"_id": client.client_id}, {"$set": doc})
+    return result.matched_count == 1
+
+
+async def get(db: Database, client_id: str) -> OAuthClient | None:
+    doc = await db[COLLECTION].find_one({"_id": client_id})
+    return None if doc is None else _from_doc(doc)
+
+
+async def list_all(db: Database) -> list[OAuthClient]:
+    docs = await db[COLLECTION].find({}).sort([("name", 1), ("_id", 1)]).to_list(None)
+    return [_from_doc(doc) for doc in docs]
+
+
+async def set_secret_hash(db: Database, client_id: str, secret_hash: str) -> bool:
+    result = await db[COLLECTION].update_one(
+        {"_id": client_id}, {"$set": {"secret_hash": secret_hash}}
+    )
+    return result.matched_count == 1
+
+
+async def delete(db: Database, client_id: str) -> bool:
+    result = await db[COLLECTION].delete_one({"_id": client_id})
+    return result.deleted_count == 1

@@ -1,0 +1,139 @@
+"""`partners` collection: the skills we hold LWA credentials for (design.md, Storage).
+
+A partner's id is the OAuth client id we vend to Alexa (Amazon's sample uses the same id for
+both). The LWA client secret is stored only sealed with the key ring, bound to the partner id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from service.crypto import KeyRing, KeyRingError
+from service.db import Database
+from service.storage.sealing import RekeyCount, Sealed
+
+COLLECTION = "partners"
+SECRET_FIELD = "lwa_client_secret_enc"  # noqa: S105 - a field name, not a secret
+
+
+class PartnerExists(Exception):
+    """A partner with this id already exists (pass replace=True to overwrite it)."""
+
+
+@dataclass(frozen=True)
+class Partner:
+    partner_id: str
+    lwa_client_id: str
+    lwa_client_secret: Sealed
+    lwa_token_url: str
+    alexa_api_base: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+def secret_context(partner_id: str) -> str:
+    return f"partners:{partner_id}:lwa_client_secret"
+
+
+async def ensure_indexes(db: Database) -> None:
+    # `_id` is the partner id: unique by construction. Look-ups by LWA client id are for admins.
+    await db[COLLECTION].create_index([("lwa_client_id", 1)])
+
+
+def _from_doc(doc: dict[str, Any]) -> Partner:
+    partner_id = str(doc["_id"])
+    return Partner(
+        partner_id=partner_id,
+        lwa_client_id=doc["lwa_client_id"],
+        lwa_client_secret=Sealed(doc[SECRET_FIELD], secret_context(partner_id)),
+        lwa_token_url=doc["lwa_token_url"],
+        alexa_api_base=doc["alexa_api_base"],
+        scopes=tuple(doc.get("scopes") or ()),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+async def save(
+    db: Database,
+    keyring: KeyRing,
+    *,
+    partner_id: str,
+    lwa_client_id: str,
+    lwa_client_secret: str,
+    lwa_token_url: str,
+    alexa_api_base: str,
+    scopes: tuple[str, ...],
+    replace: bool = False,
+) -> Partner:
+    """Create a partner, or with `replace` overwrite one (its created_at is kept)."""
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "lwa_client_id": lwa_client_id,
+        SECRET_FIELD: keyring.encrypt(lwa_client_secret, context=secret_context(partner_id)),
+        "lwa_token_url": lwa_token_url,
+        "alexa_api_base": alexa_api_base,
+        "scopes": list(scopes),
+        "updated_at": now,
+    }
+    if not replace:
+        try:
+            await db[COLLECTION].insert_one({"_id": partner_id, **fields, "created_at": now})
+        except DuplicateKeyError:
+            raise PartnerExists(partner_id) from None
+        doc = await db[COLLECTION].find_one({"_id": partner_id})
+    else:
+        doc = await db[COLLECTION].find_one_and_update(
+            {"_id": partner_id},
+            {"$set": fields, "$setOnInsert": {"created_at": now}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+    assert doc is not None
+    return _from_doc(doc)
+
+
+async def get(db: Database, partner_id: str) -> Partner | None:
+    doc = await db[COLLECTION].find_one({"_id": partner_id})
+    return None if doc is None else _from_doc(doc)
+
+
+async def list_all(db: Database) -> list[Partner]:
+    return [_from_doc(doc) async for doc in db[COLLECTION].find({}).sort("_id", 1)]
+
+
+async def delete(db: Database, partner_id: str) -> bool:
+    result = await db[COLLECTION].delete_one({"_id": partner_id})
+    return result.deleted_count == 1
+
+
+async def reseal_all(db: Database, keyring: KeyRing) -> RekeyCount:
+    """Re-encrypt every stale client secret under the primary key (compare-and-set per field)."""
+    count = RekeyCount(COLLECTION)
+    async for doc in db[COLLECTION].find({}, {SECRET_FIELD: 1}):
+        old = doc.get(SECRET_FIELD)
+        if not isinstance(old, str):
+            continue
+        count = dataclasses.replace(count, scanned=count.scanned + 1)
+        if keyring.is_current(old):
+            continue
+        try:
+            new = keyring.reencrypt(old, context=secret_context(str(doc["_id"])))
+        except KeyRingError:
+            count = dataclasses.replace(count, failed=count.failed + 1)
+            continue
+        result = await db[COLLECTION].update_one(
+            {"_id": doc["_id"], SECRET_FIELD: old}, {"$set": {SECRET_FIELD: new}}
+        )
+        if result.modified_count:
+            count = dataclasses.replace(count, reencrypted=count.reencrypted + 1)
+        else:
+            count = dataclasses.replace(count, raced=count.raced + 1)
+    return count

@@ -1,0 +1,58 @@
+"""Fixtures for mutual linking: the Amazon stand-in, a partner pointing at it, the skill's
+client (its id = the partner id) and an app backend client with the partner_token permission."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from service.appkeys import ALEXA_RETRY, DB, KEYRING
+from service.linking.deps import RetryPolicy
+from service.linking.partners import add_partner
+from tests.amazon_standin import AmazonStandIn
+from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, PARTNER_ID, Linking
+from tests.support.oauth import client_credentials_token, create_client
+
+# Short waits so the retry tests stay fast; the rules (bounded, Retry-After capped) are the same.
+TEST_RETRY = RetryPolicy(attempts=3, base_delay=0.05, max_delay=1.5)
+
+
+@pytest.fixture
+async def server(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], make_app: Callable[..., web.Application]
+) -> TestServer:
+    """The service on any free port: these API tests need no Keycloak login, so they leave the
+    few ports registered at Keycloak to the tests that do (a test module that logs in
+    overrides this fixture)."""
+    app = make_app()
+    app[ALEXA_RETRY] = TEST_RETRY
+    return await aiohttp_server(app)
+
+
+@pytest.fixture
+async def amazon() -> AsyncIterator[AmazonStandIn]:
+    standin = AmazonStandIn(clients={LWA_CLIENT_ID: LWA_SECRET})
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+@pytest.fixture
+async def linking(server: TestServer, amazon: AmazonStandIn) -> Linking:
+    db = server.app[DB]
+    await add_partner(
+        db, server.app[KEYRING], partner_id=PARTNER_ID, lwa_client_id=LWA_CLIENT_ID,
+        lwa_client_secret=LWA_SECRET, lwa_token_url=amazon.lwa_token_url,
+        alexa_api_base=amazon.base_url, actor="test",
+    )
+    alexa_client, _ = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
+    backend, _ = await create_client(db, name="App backend", grant_types=["client_credentials"],
+                                     permissions=["partner_token"])
+    return Linking(
+        base_url=f"http://127.0.0.1:{server.port}", app=server.app, db=db, amazon=amazon,
+        alexa_client=alexa_client, backend_client=backend,
+        backend_token=await client_credentials_token(db, backend),
+    )

@@ -1,0 +1,42 @@
+"""Unlinking (design.md flow 6): when the customer or an admin revokes the skill's link, the
+user's LWA tokens for the partner with that client id are deleted, and it is audited."""
+
+from __future__ import annotations
+
+from service.oauth.unlink import revoke_grant
+from tests.support.linking import PARTNER_ID, USER_ID, Linking
+
+
+async def test_revoking_the_grant_deletes_the_partner_tokens(linking: Linking) -> None:
+    await linking.link()
+    await linking.link(user_id="other-user", username="other")
+    await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID, actor=USER_ID)
+    doc = await linking.link_doc()
+    assert doc is not None
+    assert doc["status"] == "revoked" and doc["status_reason"] == "unlinked"
+    assert doc["access_token_enc"] is None and doc["refresh_token_enc"] is None
+    assert "unlink" in await linking.audit_actions()
+    answer = await linking.partner_token()
+    assert (answer.status, answer.body["error"]) == (409, "link_revoked")
+    # Only that user's link is gone.
+    assert (await linking.partner_token("other-user")).status == 200
+
+
+async def test_unlink_is_idempotent(linking: Linking) -> None:
+    await linking.link()
+    for _ in range(2):
+        await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+    assert (await linking.audit_actions()).count("unlink") == 1
+
+
+async def test_unlinking_another_client_leaves_the_partner_tokens(linking: Linking) -> None:
+    await linking.link()
+    await revoke_grant(linking.db, user_id=USER_ID, client_id="some-other-client")
+    assert (await linking.partner_token()).status == 200
+
+
+async def test_relinking_after_unlink_works(linking: Linking) -> None:
+    await linking.link()
+    await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+    await linking.link()
+    assert (await linking.partner_token()).status == 200

@@ -1,0 +1,93 @@
+"""Logs never contain client secrets, authorization codes, tokens or Authorization headers
+(requirement 32): the whole linking flow runs with every logger at DEBUG, and no record holds
+any of them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from typing import Any
+
+import aiohttp
+import pytest
+
+from service.appkeys import DB, SETTINGS
+from service.logging_setup import AccessLogger, RedactingFilter, redact
+from tests.support.browser import Browser
+from tests.support.oauth import (
+    basic_auth,
+    create_client,
+    exchange_data,
+    get_code,
+    post,
+    token_request,
+)
+
+
+async def test_linking_flow_logs_no_secrets(
+    aiohttp_server: Any, make_app: Any, browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = make_app()
+    server = await aiohttp_server(app, port=app[SETTINGS].port, access_log_class=AccessLogger)
+    base_url = f"http://127.0.0.1:{server.port}"
+    db = app[DB]
+    client, secret = await create_client(db, secret="the-client-secret-1234567890")
+    secrets_seen: list[str] = [secret, basic_auth(client.client_id, secret).split()[1]]
+
+    for basic in (True, False):
+        code = await get_code(browser, base_url, client)
+        secrets_seen.append(code)
+        tokens = await token_request(base_url, exchange_data(code, client),
+                                     client_id=client.client_id, secret=secret, basic=basic)
+        assert tokens.status == 200
+        secrets_seen += [tokens.body["access_token"], tokens.body["refresh_token"]]
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{base_url}/api/me", headers={"Authorization": f"Bearer {tokens.body['access_token']}"}
+        ) as resp:
+            assert resp.status == 200
+        refreshed = await token_request(
+            base_url,
+            {"grant_type": "refresh_token", "refresh_token": tokens.body["refresh_token"]},
+            client_id=client.client_id, secret=secret, basic=basic,
+        )
+        secrets_seen.append(refreshed.body["access_token"])
+        auth = {"Authorization": basic_auth(client.client_id, secret)}
+        await post(f"{base_url}/oauth/introspect", {"token": tokens.body["access_token"]},
+                   headers=auth)
+        await post(f"{base_url}/oauth/revoke", {"token": tokens.body["refresh_token"]},
+                   headers=auth)
+        # Failures log too: a replayed code, a wrong secret, a bad bearer token.
+        await token_request(base_url, exchange_data(code, client),
+                            client_id=client.client_id, secret=secret, basic=basic)
+        await token_request(base_url, {"grant_type": "client_credentials"},
+                            client_id=client.client_id, secret=secret + "x", basic=basic)
+        forged = {"Authorization": f"Bearer {refreshed.body['access_token']}x"}
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{base_url}/api/me", headers=forged
+        ) as resp:
+            assert resp.status == 401
+    await asyncio.sleep(0.05)  # let the access log of the last request be written
+
+    assert len(caplog.records) > 20
+    text = "\n".join(
+        f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
+    )
+    for value in secrets_seen:
+        assert value not in text, "a secret was logged"
+    assert "Authorization" not in text
+    assert "/oauth/token" in text  # the access log was captured, without bodies
+    assert "authorization code replayed" in text  # and our own warnings
+
+
+def test_redacting_filter_masks_what_slips_through() -> None:
+    line = ("GET /cb?code=abc123&state=s HTTP/1.1 Authorization: Bearer tok.en "
+            "refresh_token=rt1 client_secret=cs1 Authorization: Basic " + base64.b64encode(
+                b"id:secret").decode())
+    cleaned = redact(line)
+    for value in ("abc123", "tok.en", "rt1", "cs1", base64.b64encode(b"id:secret").decode()):
+        assert value not in cleaned
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token=%s", ("sekrit",), None)
+    RedactingFilter().filter(record)
+    assert "sekrit" not in record.getMessage()

@@ -1,0 +1,72 @@
+"""OAuth storage against the real Mongo-protocol server: only hashes at rest, the indexes
+exist, and claiming a code is atomic under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestServer
+
+from service.appkeys import DB
+from service.oauth.housekeeping import purge_expired
+from service.oauth.models import AuthorizationCode
+from service.oauth.token import secret_hash
+from service.storage import authorization_codes, grants, tokens
+from tests.support.browser import Browser
+from tests.support.oauth import create_client, exchange_data, get_code, token_request
+
+
+async def test_codes_and_tokens_are_stored_only_as_hashes(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db)
+    code = await get_code(browser, base_url, client)
+    answer = await token_request(base_url, exchange_data(code, client),
+                                 client_id=client.client_id, secret=secret)
+    plain = [code, answer.body["access_token"], answer.body["refresh_token"]]
+    dump = ""
+    for name in (authorization_codes.COLLECTION, tokens.COLLECTION):
+        dump += str(await db[name].find({}).to_list(None))
+    for value in plain:
+        assert value not in dump
+        assert secret_hash(value) in dump
+
+
+async def test_indexes_exist(server: TestServer) -> None:
+    db = server.app[DB]
+    index = {ix["name"]: ix for ix in
+             await (await db[grants.COLLECTION].list_indexes()).to_list(None)}
+    assert index["user_id_1_client_id_1"].get("unique") is True
+    names = {ix["name"] for ix in await (await db[tokens.COLLECTION].list_indexes()).to_list(None)}
+    assert {"grant_id_1", "user_id_1_client_id_1"} <= names
+
+
+def _code(code_hash: str, expires_in: float) -> AuthorizationCode:
+    now = datetime.now(UTC)
+    return AuthorizationCode(
+        code_hash=code_hash, client_id="c", redirect_uri=None, user_id="u", username="u",
+        scopes=frozenset(), code_challenge=None, code_challenge_method=None, grant_id="g",
+        created_at=now, expires_at=now + timedelta(seconds=expires_in),
+    )
+
+
+async def test_concurrent_claims_of_a_code_have_one_winner(server: TestServer) -> None:
+    db = server.app[DB]
+    for n in range(10):
+        code = _code(f"hash-{n}", 60)
+        await authorization_codes.insert(db, code)
+        results = await asyncio.gather(*[authorization_codes.claim(db, code) for _ in range(8)])
+        assert sorted(results) == [False] * 7 + [True]
+        found = await authorization_codes.get(db, code.code_hash)
+        assert found is not None and found.used
+
+
+async def test_purge_removes_long_expired_codes(server: TestServer) -> None:
+    db = server.app[DB]
+    await authorization_codes.insert(db, _code("old", -2 * 86400))
+    await authorization_codes.insert(db, _code("fresh", 60))
+    await purge_expired(db)
+    assert await authorization_codes.get(db, "old") is None
+    assert await authorization_codes.get(db, "fresh") is not None

@@ -1,0 +1,121 @@
+"""Unlinking (revocation by the user or an admin) and client removal: access *and* refresh
+tokens stop working, the consent is forgotten, and the unlink hooks run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from service.appkeys import DB
+from service.db import Database
+from service.oauth import unlink
+from service.oauth.bearer import InvalidToken, authenticate_access_token
+from service.oauth.clients import remove_client
+from service.storage import audit, grants
+from tests.support.browser import Browser
+from tests.support.oauth import (
+    authorize_url,
+    create_client,
+    get_code,
+    issue_tokens,
+    open_authorize,
+    token_request,
+)
+
+
+@pytest.fixture
+def calls() -> Iterator[list[tuple[str, str]]]:
+    seen: list[tuple[str, str]] = []
+
+    async def record(db: Database, user_id: str, client_id: str) -> None:
+        seen.append((user_id, client_id))
+
+    unlink.unlink_hook(record)
+    yield seen
+    unlink.UNLINK_HOOKS.remove(record)
+
+
+async def test_revoke_grant_ends_access_and_refresh_tokens_and_consent(
+    server: TestServer, base_url: str, browser: Browser, calls: list[tuple[str, str]]
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db)
+    code = await get_code(browser, base_url, client)
+    linked = await token_request(base_url, {"grant_type": "authorization_code", "code": code,
+                                            "redirect_uri": client.redirect_uris[0]},
+                                 client_id=client.client_id, secret=secret)
+    user_id = (await authenticate_access_token(db, linked.body["access_token"])).user_id
+    assert user_id is not None
+    assert [g.client_id for g in await grants.list_for_user(db, user_id)] == [client.client_id]
+
+    revoked = await unlink.revoke_grant(db, user_id=user_id, client_id=client.client_id)
+    assert revoked == 2
+    with pytest.raises(InvalidToken):
+        await authenticate_access_token(db, linked.body["access_token"])
+    refresh = await token_request(
+        base_url, {"grant_type": "refresh_token", "refresh_token": linked.body["refresh_token"]},
+        client_id=client.client_id, secret=secret,
+    )
+    assert refresh.status == 400 and refresh.body["error"] == "invalid_grant"
+    assert await grants.list_for_user(db, user_id) == []
+    assert calls == [(user_id, client.client_id)]
+    assert (await audit.recent(db, user_id=user_id))[0]["action"] == "oauth.unlink"
+    # Linking again asks for consent again.
+    page = await open_authorize(browser, authorize_url(base_url, client))
+    assert page.redirect_to is None and page.form(id="consent-form")
+
+
+async def test_revoke_grant_leaves_other_users_and_clients_alone(server: TestServer) -> None:
+    db = server.app[DB]
+    client, _ = await create_client(db)
+    other_client, _ = await create_client(db, name="Other")
+    mine = await issue_tokens(db, client, user_id="u-1", username="one")
+    theirs = await issue_tokens(db, client, user_id="u-2", username="two")
+    other = await issue_tokens(db, other_client, user_id="u-1", username="one")
+    await unlink.revoke_grant(db, user_id="u-1", client_id=client.client_id)
+    with pytest.raises(InvalidToken):
+        await authenticate_access_token(db, mine["access_token"])
+    await authenticate_access_token(db, theirs["access_token"])
+    await authenticate_access_token(db, other["access_token"])
+
+
+async def test_failing_hook_does_not_stop_the_others(
+    server: TestServer, calls: list[tuple[str, str]]
+) -> None:
+    db = server.app[DB]
+    client, _ = await create_client(db)
+    tokens = await issue_tokens(db, client, user_id="u-1", username="one")
+
+    async def broken(db: Database, user_id: str, client_id: str) -> None:
+        raise RuntimeError("partner store down")
+
+    unlink.UNLINK_HOOKS.insert(0, broken)
+    try:
+        with pytest.raises(RuntimeError):
+            await unlink.revoke_grant(db, user_id="u-1", client_id=client.client_id)
+    finally:
+        unlink.UNLINK_HOOKS.remove(broken)
+    assert calls == [("u-1", client.client_id)]
+    with pytest.raises(InvalidToken):  # our own tokens were revoked before the hooks ran
+        await authenticate_access_token(db, tokens["access_token"])
+
+
+async def test_removed_client_can_no_longer_obtain_or_use_tokens(
+    server: TestServer, base_url: str, calls: list[tuple[str, str]]
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db)
+    tokens = await issue_tokens(db, client, user_id="u-1", username="one")
+    assert await remove_client(db, client.client_id)
+    with pytest.raises(InvalidToken):
+        await authenticate_access_token(db, tokens["access_token"])
+    answer = await token_request(
+        base_url, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        client_id=client.client_id, secret=secret,
+    )
+    assert answer.status == 401 and answer.body["error"] == "invalid_client"
+    assert await grants.list_for_user(db, "u-1") == []
+    assert calls == [("u-1", client.client_id)]
+    assert not await remove_client(db, client.client_id)
