@@ -24,6 +24,7 @@ from service.web import (
     me_views,
     metrics,
     oauth_views,
+    openapi,
     partner_api_views,
     reciprocal_views,
 )
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> web.Application:
         partner_api_views,
         account_views,
         admin_views,
+        openapi,
     ):
         app.add_routes(module.routes)
     return app

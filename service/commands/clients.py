@@ -20,27 +20,11 @@ from service.oauth.clients import (
     remove_client,
     rotate_secret,
 )
+from service.oauth.clients import describe as describe_client
 from service.oauth.models import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
 from service.settings import load_settings
 from service.storage import clients as client_store
 from service.storage.clients import ClientExists
-
-
-def client_json(client: OAuthClient) -> dict[str, Any]:
-    """A client as shown to admins: everything but the secret hash."""
-    return {
-        "client_id": client.client_id,
-        "name": client.name,
-        "redirect_uris": list(client.redirect_uris),
-        "grant_types": sorted(client.grant_types),
-        "scopes": sorted(client.scopes),
-        "require_pkce": client.require_pkce,
-        "access_token_ttl": client.access_token_ttl,
-        "refresh_token_ttl": client.refresh_token_ttl,
-        "refresh_policy": client.refresh_policy,
-        "permissions": sorted(client.permissions),
-        "created_at": client.created_at.isoformat() if client.created_at else None,
-    }
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -125,13 +109,13 @@ def _add(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     except ClientExists:
         return _fail(f"a client with id {args.client_id!r} already exists")
-    _print({**client_json(client), "client_secret": secret})
+    _print({**describe_client(client), "client_secret": secret})
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     clients = run_with_db(load_settings(), client_store.list_all)
-    _print([client_json(c) for c in clients])
+    _print([describe_client(c) for c in clients])
     return 0
 
 
@@ -142,7 +126,7 @@ def _show(args: argparse.Namespace) -> int:
     client = run_with_db(load_settings(), work)
     if client is None:
         return _fail(f"no client {args.client_id!r}")
-    _print(client_json(client))
+    _print(describe_client(client))
     return 0
 
 

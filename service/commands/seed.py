@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from service.commands.clients import client_json
 from service.commands.database import run_with_db
 from service.commands.partners import seed_demo_partner
 from service.db import Database
+from service.oauth.clients import describe as describe_client
 from service.oauth.clients import hash_secret, register_client, update_client
 from service.oauth.models import OAuthClient
 from service.settings import Settings, load_settings
@@ -72,7 +72,7 @@ async def demo_alexa_client(ctx: SeedContext) -> dict[str, Any]:
         refresh_token_ttl=ctx.settings.refresh_token_ttl,
     ), DEMO_ALEXA_SECRET)
     return {DEMO_ALEXA_CLIENT: {
-        **client_json(client), "client_secret": DEMO_ALEXA_SECRET,
+        **describe_client(client), "client_secret": DEMO_ALEXA_SECRET,
         "authorization_url": ctx.settings.url("/oauth/authorize"),
         "token_url": ctx.settings.url("/oauth/token"),
     }}
@@ -85,7 +85,7 @@ async def demo_app_backend(ctx: SeedContext) -> dict[str, Any]:
         permissions=frozenset({"partner_token", "introspect"}),
         access_token_ttl=ctx.settings.access_token_ttl,
     ), DEMO_BACKEND_SECRET)
-    return {DEMO_BACKEND_CLIENT: {**client_json(client), "client_secret": DEMO_BACKEND_SECRET}}
+    return {DEMO_BACKEND_CLIENT: {**describe_client(client), "client_secret": DEMO_BACKEND_SECRET}}
 
 
 # Runs in order. The reciprocal-linking feature appends its demo partner step here (it points

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote_plus, urlsplit
 
 from service.db import Database
@@ -238,3 +238,20 @@ async def authenticate_client(db: Database, credentials: ClientCredentials) -> O
     if client is None or not ok:
         raise InvalidClient()
     return client
+
+
+def describe(client: OAuthClient) -> dict[str, Any]:
+    """A client as shown to admins: everything but the secret hash."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "grant_types": sorted(client.grant_types),
+        "scopes": sorted(client.scopes),
+        "require_pkce": client.require_pkce,
+        "access_token_ttl": client.access_token_ttl,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "refresh_policy": client.refresh_policy,
+        "permissions": sorted(client.permissions),
+        "created_at": client.created_at.isoformat() if client.created_at else None,
+    }

@@ -98,31 +98,8 @@ async def _render_client_form(
 
 
 def _client_values(client: OAuthClient | None) -> dict[str, Any]:
-    if client is None:
-        return {
-            "client_id": "",
-            "name": "",
-            "redirect_uris": [],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "scopes": [],
-            "require_pkce": False,
-            "access_token_ttl": 3600,
-            "refresh_token_ttl": 0,
-            "refresh_policy": "reuse",
-            "permissions": [],
-        }
-    return {
-        "client_id": client.client_id,
-        "name": client.name,
-        "redirect_uris": list(client.redirect_uris),
-        "grant_types": sorted(client.grant_types),
-        "scopes": sorted(client.scopes),
-        "require_pkce": client.require_pkce,
-        "access_token_ttl": client.access_token_ttl,
-        "refresh_token_ttl": client.refresh_token_ttl,
-        "refresh_policy": client.refresh_policy,
-        "permissions": sorted(client.permissions),
-    }
+    """Form values: the client's settings, or a new client's defaults."""
+    return client_domain.describe(client or OAuthClient(client_id="", secret_hash="", name=""))
 
 
 @routes.get("/admin/clients", name="admin_clients")
