@@ -58,8 +58,10 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
             metrics.metrics_middleware,
-            error_middleware,
+            # Outside the error middleware, so the error pages and JSON errors it makes
+            # (404, 405, 413, 500) carry the security headers too.
             security_headers_middleware,
+            error_middleware,
             session_middleware(settings),
         ],
         client_max_size=256 * 1024,

@@ -27,6 +27,9 @@ __all__ = ["LwaError", "LwaTokens", "LwaUnavailable", "exchange_code", "refresh_
 log = logging.getLogger(__name__)
 
 DEFAULT_EXPIRES_IN: Final = 3600  # LWA access tokens live 60 min (alexa-protocols.md §3)
+# LWA's tokens live an hour; a far larger figure is garbage (and `now + expires_in` would
+# overflow a datetime). Capping it only makes us refresh sooner than the answer said.
+MAX_EXPIRES_IN: Final = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -176,4 +179,4 @@ def _parse_expires_in(value: object) -> int:
         raise LwaUnavailable("LWA success response has an invalid expires_in")
     if seconds < 0:
         raise LwaUnavailable("LWA success response has a negative expires_in")
-    return seconds
+    return min(seconds, MAX_EXPIRES_IN)

@@ -138,3 +138,33 @@ async def test_admin_unlinks_a_user(server: TestServer, base_url: str, browser_f
         f"{base_url}/api/me", headers={"Authorization": f"Bearer {tokens.body['access_token']}"}
     )
     assert me.status == 401
+
+
+def _checked(html: str, name: str) -> list[str]:
+    """The values of the checked checkboxes called `name`, as a browser would submit them."""
+    pattern = r'<input type="checkbox" name="(\w+)" value="([^"]*)" checked>'
+    return [m.group(2) for m in re.finditer(pattern, html) if m.group(1) == name]
+
+
+async def test_editing_a_client_keeps_every_permission(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    # The skill backend's `introspect` permission must survive an admin saving its form.
+    db = server.app[DB]
+    await create_client(db, client_id="backend-1", grant_types=["client_credentials"],
+                        permissions=["partner_token", "introspect"])
+    await browser.login(base_url, "admin")
+    page = await browser.get(f"{base_url}/admin/clients/backend-1")
+    assert sorted(_checked(page.text, "permissions")) == ["introspect", "partner_token"]
+    form = page.form(action="/admin/clients/backend-1")
+    multi = ("permissions", "grant_types", "name")
+    data = [(k, v) for k, v in form.fields.items() if k not in multi]
+    data += [("permissions", p) for p in _checked(page.text, "permissions")]
+    data += [("grant_types", g) for g in _checked(page.text, "grant_types")]
+    data.append(("name", "Backend renamed"))
+    async with browser.session.post(f"{base_url}/admin/clients/backend-1", data=data,
+                                    allow_redirects=False) as resp:
+        assert resp.status == 303, await resp.text()
+    stored = await client_store.get(db, "backend-1")
+    assert stored is not None and stored.name == "Backend renamed"
+    assert stored.permissions == {"partner_token", "introspect"}

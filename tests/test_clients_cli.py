@@ -92,7 +92,11 @@ async def test_admin_chosen_secret_must_be_long_enough(
 
 
 async def test_invalid_registration_is_refused(server: TestServer, settings: Settings) -> None:
+    too_long = str(10**14)  # would overflow the expiry date: a 500 on every token request
     for args in (["--redirect-uri", "not a url"], ["--redirect-uri", "https://x/cb#frag"],
+                 ["--grant", "client_credentials", "--access-token-ttl", too_long],
+                 ["--grant", "client_credentials", "--access-token-ttl", str(10**20)],
+                 ["--redirect-uri", "https://x/cb", "--refresh-token-ttl", too_long],
                  []):  # authorization_code without any redirect URI
         done = await cli(settings, "clients", "add", "--name", "x", *args)
         assert done.returncode == 2, args

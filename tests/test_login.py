@@ -7,6 +7,7 @@ import json
 import re
 import time
 
+import pytest
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
@@ -15,6 +16,7 @@ from yarl import URL
 
 from service.appkeys import OIDC
 from service.keycloak_oidc import OidcError
+from service.web.session import safe_next
 from tests.support.browser import Browser
 
 
@@ -40,6 +42,29 @@ async def test_login_returns_to_requested_page(base_url: str, browser: Browser) 
 async def test_login_refuses_offsite_next(base_url: str, browser: Browser) -> None:
     page = await browser.login(base_url, "user", next_path="//evil.example/x")
     assert page.url == f"{base_url}/"
+
+
+@pytest.mark.parametrize("next_path", ["/%09/evil.example/x", "/%0a/evil.example/x",
+                                       "/%0d%0a/evil.example", "/%5C%5Cevil.example"])
+async def test_login_refuses_next_that_a_browser_reads_as_offsite(
+    base_url: str, browser: Browser, next_path: str
+) -> None:
+    # A tab or newline is dropped from a URL (by yarl too, building Location), so
+    # "/<tab>/evil.example" would send the person to //evil.example after logging in.
+    page = await browser.get(f"{base_url}/login?next={next_path}")
+    form = page.form(id="kc-form-login")
+    data = {**form.fields, "username": "user", "password": "password"}
+    async with browser.session.post(form.action, data=data, allow_redirects=False) as resp:
+        callback = resp.headers["Location"]
+    async with browser.session.get(callback, allow_redirects=False) as resp:
+        assert resp.status == 302
+        assert resp.headers["Location"] == "/"
+
+
+def test_safe_next_keeps_ordinary_paths_and_drops_control_characters() -> None:
+    assert safe_next("/oauth/authorize?state=a%09b&x=1") == "/oauth/authorize?state=a%09b&x=1"
+    for bad in ("/\t/evil.example", "/\n/evil.example", "/\\evil.example", "/x\x7f"):
+        assert safe_next(bad) == "/", repr(bad)
 
 
 async def test_wrong_password_stays_on_keycloak_with_error(base_url: str, browser: Browser) -> None:

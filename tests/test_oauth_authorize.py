@@ -206,3 +206,29 @@ async def test_repeated_parameter_is_invalid_request(
     assert page.redirect_params["error"] == "invalid_request"
     page = await browser.get(authorize_url(base_url, client) + "&client_id=" + client.client_id)
     assert page.redirect_to is None and page.status == 400
+
+
+async def test_registered_query_is_kept_as_is_when_code_and_state_are_added(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    # RFC 6749 §3.1.2: the redirect URI's own query "MUST be retained". Re-encoding it would
+    # turn `%20` into `+` and `flag` into `flag=`, which the client may read differently.
+    registered = "https://app.example/cb?x=1&y=a%20b&flag"
+    client, _ = await create_client(server.app[DB], redirect_uris=[registered])
+    state = "a b+c&d=/?#é"
+    page = await open_authorize(browser, authorize_url(
+        base_url, client, redirect_uri=registered, state=state))
+    page = await browser.submit(page, page.form(id="consent-form"), button="approve")
+    assert page.redirect_to is not None
+    assert page.redirect_to.startswith(registered + "&code=")
+    assert page.redirect_params["state"] == state
+    assert "+" not in page.redirect_to.partition("&state=")[2]  # %20: no decoder misreads it
+
+    denied = await authorize(browser, base_url, client, approve=False, redirect_uri=registered,
+                             scope="bogus-scope", state=state)
+    assert denied == {"x": "1", "y": "a b", "error": "invalid_scope", "state": state,
+                      "error_description": denied["error_description"]}
+    error_page = await browser.get(authorize_url(
+        base_url, client, redirect_uri=registered, response_type="token"))
+    assert error_page.redirect_to is not None
+    assert error_page.redirect_to.startswith(registered + "&error=unsupported_response_type")

@@ -76,6 +76,18 @@ async def test_basic_with_matching_body_client_id_is_accepted(
     assert answer.status == 400 and answer.body["error"] == "invalid_request"
 
 
+async def test_body_client_id_is_compared_with_the_decoded_basic_id(
+    server: TestServer, base_url: str
+) -> None:
+    # Java's URLEncoder (Alexa runs on Java) writes `~` as %7E; the Basic id is form-decoded
+    # before use, so it is the decoded id that the body's client_id must equal.
+    client_id, secret = await _backend(server, client_id="alexa~skill.1")
+    encoded = base64.b64encode(f"alexa%7Eskill.1:{secret}".encode()).decode()
+    answer = await post(f"{base_url}/oauth/token", {**CC, "client_id": client_id},
+                        headers={"Authorization": "Basic " + encoded})
+    assert answer.status == 200, answer.body
+
+
 async def test_basic_parts_are_form_urlencoded_per_rfc6749(
     server: TestServer, base_url: str
 ) -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import sys
 from typing import Any
 
 import aiohttp
 import pytest
 
 from service.appkeys import DB, SETTINGS
-from service.logging_setup import AccessLogger, RedactingFilter, redact
+from service.logging_setup import AccessLogger, RedactingFilter, RedactingFormatter, redact
 from tests.support.browser import Browser
 from tests.support.oauth import (
     basic_auth,
@@ -91,3 +92,16 @@ def test_redacting_filter_masks_what_slips_through() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token=%s", ("sekrit",), None)
     RedactingFilter().filter(record)
     assert "sekrit" not in record.getMessage()
+
+
+def test_tracebacks_are_redacted_too() -> None:
+    # aiohttp logs a too-long request line with a traceback whose text quotes the request.
+    try:
+        raise ValueError("Got more than 8190 bytes: b'/login/callback?code=c0de-sekrit&state=s'")
+    except ValueError:
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1,
+                                   "Error handling request", (), sys.exc_info())
+    RedactingFilter().filter(record)
+    text = RedactingFormatter("%(message)s").format(record)
+    assert "Got more than 8190 bytes" in text
+    assert "c0de-sekrit" not in text

@@ -114,6 +114,22 @@ async def test_refresh_may_narrow_but_not_widen_scope(server: TestServer, base_u
     assert widened.status == 400 and widened.body["error"] == "invalid_scope"
 
 
+async def test_rotated_refresh_token_keeps_the_full_scope_when_access_is_narrowed(
+    server: TestServer, base_url: str
+) -> None:
+    # RFC 6749 §6: a new refresh token's scope is that of the one presented; `scope` narrows
+    # only the access token. Otherwise one narrowed refresh would lose the rest for good.
+    client, secret, tokens = await _linked(server, refresh_policy="rotate")
+    narrowed = await _refresh(base_url, client, secret, tokens["refresh_token"], scope="profile")
+    assert narrowed.status == 200 and narrowed.body["scope"] == "profile"
+    full = await _refresh(base_url, client, secret, narrowed.body["refresh_token"])
+    assert full.status == 200
+    assert full.body["scope"] == "alexa::health:profile:write profile"
+    again = await _refresh(base_url, client, secret, full.body["refresh_token"],
+                           scope="profile alexa::health:profile:write")
+    assert again.status == 200
+
+
 async def test_missing_refresh_token_is_invalid_request(server: TestServer, base_url: str) -> None:
     client, secret, _ = await _linked(server)
     answer = await token_request(base_url, {"grant_type": "refresh_token"},

@@ -67,6 +67,20 @@ async def test_revoke_grant_ends_access_and_refresh_tokens_and_consent(
     assert page.redirect_to is None and page.form(id="consent-form")
 
 
+async def test_code_issued_before_unlinking_gives_no_tokens_after_it(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db)
+    code = await get_code(browser, base_url, client)
+    [grant] = await grants.list_for_client(db, client.client_id)
+    await unlink.revoke_grant(db, user_id=grant.user_id, client_id=client.client_id)
+    answer = await token_request(base_url, {"grant_type": "authorization_code", "code": code,
+                                            "redirect_uri": client.redirect_uris[0]},
+                                 client_id=client.client_id, secret=secret)
+    assert answer.status == 400 and answer.body["error"] == "invalid_grant"
+
+
 async def test_revoke_grant_leaves_other_users_and_clients_alone(server: TestServer) -> None:
     db = server.app[DB]
     client, _ = await create_client(db)

@@ -23,6 +23,7 @@ from service.db import Database
 from service.linking import partners as partner_admin
 from service.linking import regions
 from service.settings import Settings, load_settings
+from service.storage import clients as client_store
 from service.storage import partner_tokens
 from service.storage import partners as partner_store
 from service.storage.partners import PartnerExists
@@ -95,21 +96,29 @@ def _add(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot read the secret file: {exc.strerror}")
 
-    async def work(db: Database) -> dict[str, Any]:
+    async def work(db: Database) -> tuple[dict[str, Any], bool]:
         partner = await partner_admin.add_partner(
             db, keyring, partner_id=args.partner_id, lwa_client_id=args.lwa_client_id,
             lwa_client_secret=secret, lwa_token_url=args.lwa_token_url,
             alexa_api_base=args.alexa_api_base, region=args.region,
             scopes=tuple(args.scopes or partner_admin.DEFAULT_SCOPES), replace=args.replace,
         )
-        return partner_admin.describe(partner)
+        client = await client_store.get(db, args.partner_id)
+        return partner_admin.describe(partner), client is not None
 
     try:
-        print(json.dumps(run_with_db(settings, work), indent=2))
+        shown, client_exists = run_with_db(settings, work)
     except partner_admin.PartnerConfigError as exc:
         return _fail(str(exc))
     except PartnerExists:
         return _fail(f"partner {args.partner_id!r} exists; use --replace to overwrite it")
+    print(json.dumps(shown, indent=2))
+    if not client_exists:
+        # Allowed (the client may come next), but a typo here would leave a partner that no
+        # reciprocal call or AcceptGrant ever finds: they look it up by the token's client.
+        print(f"warning: there is no OAuth client {args.partner_id!r} (yet); Alexa's calls find "
+              "this partner only with tokens issued to the client of that id "
+              f"(`clients add --client-id {args.partner_id} …`)", file=sys.stderr)
     return 0
 
 

@@ -159,4 +159,9 @@ async def send(
                     details["retry_after"] = int(hint)
                 raise AlexaRejected("Alexa is throttling; try again later", status=429, **details)
             raise AlexaRejected("Alexa failed to accept the message", status=502, **details)
-        raise AlexaRejected(f"Alexa rejected the message ({status})", status=status, **details)
+        if 400 <= status < 500:
+            raise AlexaRejected(f"Alexa rejected the message ({status})", status=status, **details)
+        # A redirect (not followed: it would carry the token elsewhere) or another odd status
+        # is no answer of the Alexa API; passing it on would make ours a redirect without a
+        # Location.
+        raise AlexaRejected(f"Alexa answered an unexpected {status}", status=502, **details)

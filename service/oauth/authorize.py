@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from authlib.common.urls import add_params_to_uri
-
 from service.db import Database
 from service.identity import User
 from service.oauth import pkce, scopes
@@ -30,6 +28,7 @@ from service.oauth.errors import (
 )
 from service.oauth.models import AUTHORIZATION_CODE, AuthorizationCode, OAuthClient
 from service.oauth.params import single_valued
+from service.oauth.redirect_uri import with_params
 from service.oauth.token import new_grant_id, new_secret_value, secret_hash
 from service.storage import audit
 from service.storage import authorization_codes as code_store
@@ -167,8 +166,7 @@ async def approve(db: Database, request: AuthorizationRequest, user: User, *,
     params = [("code", value)]
     if request.state is not None:
         params.append(("state", request.state))
-    location: str = add_params_to_uri(request.redirect_uri, params)
-    return location
+    return with_params(request.redirect_uri, params)
 
 
 def deny(request: AuthorizationRequest) -> str:

@@ -38,6 +38,9 @@ MIN_SECRET_LENGTH = 24
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{3,128}$")
 SCOPE_TOKEN = re.compile(r'^[\x21\x23-\x5b\x5d-\x7e]+$')  # RFC 6749 §3.3
 PERMISSIONS = ("partner_token", "introspect")
+# Ten years: longer lifetimes overflow the expiry date (a 500 at /oauth/token for every call)
+# or Mongo's 8-byte integers; 0 still means a refresh token never expires.
+MAX_TOKEN_TTL = 10 * 366 * 24 * 3600
 _HASH_SCHEME = "sha256"
 # Hashed when the client id is unknown, so that unknown ids and wrong secrets take equally long.
 _DUMMY_HASH = f"{_HASH_SCHEME}${'00' * 16}${'00' * 32}"
@@ -95,10 +98,15 @@ def validate_client(client: OAuthClient) -> OAuthClient:
     for scope in client.scopes:
         if not SCOPE_TOKEN.match(scope):
             raise ClientConfigError(f"scope {scope!r} is not a valid scope token")
-    if client.access_token_ttl <= 0:
-        raise ClientConfigError("access token lifetime must be positive")
-    if client.refresh_token_ttl < 0:
-        raise ClientConfigError("refresh token lifetime must be 0 (never expires) or positive")
+    if not 0 < client.access_token_ttl <= MAX_TOKEN_TTL:
+        raise ClientConfigError(
+            f"access token lifetime must be positive and at most {MAX_TOKEN_TTL} seconds"
+        )
+    if not 0 <= client.refresh_token_ttl <= MAX_TOKEN_TTL:
+        raise ClientConfigError(
+            "refresh token lifetime must be 0 (never expires) or positive, "
+            f"and at most {MAX_TOKEN_TTL} seconds"
+        )
     if client.refresh_policy not in REFRESH_POLICIES:
         raise ClientConfigError(f"refresh policy must be one of {', '.join(REFRESH_POLICIES)}")
     unknown = client.permissions - set(PERMISSIONS)
@@ -199,13 +207,14 @@ def read_credentials(authorization: str | None, params: Mapping[str, str]) -> Cl
     """
     basic = _parse_basic(authorization) if authorization else None
     if basic is not None:
-        client_id, raw_secret = basic
+        raw_id, raw_secret = basic
+        client_id = unquote_plus(raw_id)  # §2.3.1: form-encoded before base64
         if "client_secret" in params:
             raise InvalidRequest("Use one client authentication method, not Basic and the body.")
         if params.get("client_id", client_id) != client_id:
             raise InvalidRequest("client_id in the body differs from the Basic credentials.")
         candidates = tuple(dict.fromkeys((unquote_plus(raw_secret), raw_secret)))
-        return ClientCredentials(unquote_plus(client_id), candidates, "client_secret_basic")
+        return ClientCredentials(client_id, candidates, "client_secret_basic")
     body_id = params.get("client_id")
     secret = params.get("client_secret")
     if body_id is None or secret is None:

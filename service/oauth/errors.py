@@ -12,7 +12,8 @@ import re
 from typing import ClassVar
 
 from aiohttp import web
-from authlib.common.urls import add_params_to_uri
+
+from service.oauth.redirect_uri import with_params
 
 # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 _NOT_ALLOWED = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
@@ -48,8 +49,7 @@ class OAuthError(Exception):
         params = list(self.body().items())
         if state is not None:
             params.append(("state", state))
-        location: str = add_params_to_uri(redirect_uri, params)
-        return location
+        return with_params(redirect_uri, params)
 
 
 class InvalidRequest(OAuthError):

@@ -94,9 +94,11 @@ async def issue_tokens(
     with_refresh: bool,
     keep_refresh_token: str | None = None,
     previous: str | None = None,
+    refresh_scope: frozenset[str] | None = None,
 ) -> TokenResponse:
     """Mint an access token (and a refresh token unless `keep_refresh_token` is returned as it
-    is, or `with_refresh` is False) and store their hashes."""
+    is, or `with_refresh` is False) and store their hashes. The refresh token carries
+    `refresh_scope` (default: `scope`), which may be wider than the access token's."""
     now = datetime.now(UTC)
     access = new_secret_value()
     stored = [Token(
@@ -110,7 +112,8 @@ async def issue_tokens(
         ttl = client.refresh_token_ttl
         stored.append(Token(
             token_hash=secret_hash(refresh), kind="refresh", client_id=client.client_id,
-            user_id=user_id, username=username, scopes=scope, grant_id=grant_id, issued_at=now,
+            user_id=user_id, username=username, scopes=scope if refresh_scope is None
+            else refresh_scope, grant_id=grant_id, issued_at=now,
             expires_at=now + timedelta(seconds=ttl) if ttl else None, previous=previous,
         ))
     await token_store.insert_many(db, stored)
@@ -197,11 +200,14 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
     if token.previous is not None:
         await token_store.retire_predecessor(db, token)
     rotate = client.refresh_policy == ROTATE
+    # RFC 6749 §6: a narrower `scope` narrows the access token only; a rotated refresh token
+    # keeps the scope of the one it replaces, or the narrowing would be permanent.
     return await issue_tokens(
         db, client, user_id=token.user_id, username=token.username, scope=requested,
         grant_id=token.grant_id, with_refresh=True,
         keep_refresh_token=None if rotate else value,
         previous=token.token_hash if rotate else None,
+        refresh_scope=token.scopes,
     )
 
 

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from service.db import Database
 from service.storage import audit
+from service.storage import authorization_codes as code_store
 from service.storage import grants as grant_store
 from service.storage import tokens as token_store
 
@@ -58,6 +59,8 @@ async def revoke_grant(db: Database, *, user_id: str, client_id: str,
                        actor: str | None = None) -> int:
     """Unlink `client_id` from `user_id`; returns how many tokens were revoked."""
     revoked = await token_store.revoke_user_client(db, user_id, client_id)
+    # A code issued just before the unlink must not produce tokens afterwards.
+    await code_store.delete_for_user_client(db, user_id, client_id)
     await grant_store.forget(db, user_id=user_id, client_id=client_id)
     await audit.record(db, "oauth.unlink", actor=actor or user_id, user_id=user_id,
                        client_id=client_id, revoked=revoked)

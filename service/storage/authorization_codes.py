@@ -113,3 +113,9 @@ async def purge(db: Database, now: datetime) -> int:
 
 async def delete_for_client(db: Database, client_id: str) -> None:
     await db[COLLECTION].delete_many({"client_id": client_id})
+
+
+async def delete_for_user_client(db: Database, user_id: str, client_id: str) -> int:
+    """Codes issued to the client for the user and not yet exchanged (unlinking)."""
+    result = await db[COLLECTION].delete_many({"user_id": user_id, "client_id": client_id})
+    return result.deleted_count

@@ -1,21 +1,27 @@
-"""`partner_tokens` collection: one document per (user, partner) with that user's LWA tokens.
+"""`partner_tokens` collection: the user's LWA tokens for a partner, one current set per
+(user, partner).
 
-Access and refresh tokens are stored only sealed, bound to (user, partner, field). A new link
-replaces the earlier set in one upsert; each write of tokens bumps ``generation`` so that a
-refresh, a re-link and a deactivation can each be made conditional on the set they saw, and
-so that the refresh lease (storage/refresh_leases.py) names the set it refreshes.
+Access and refresh tokens are stored only sealed, bound to (user, partner, field). Every change
+of a set (link, re-link, refresh, unlink, deactivation) is the insert of a new document for the
+next ``generation``, with ``_id`` = ``"<partner> <generation> <user>"``, followed by deleting
+the older ones; readers take the highest generation. The insert alone decides a race: two
+writers that saw generation N both insert N+1 under the same ``_id`` and exactly one succeeds,
+on MongoDB and on FerretDB alike. A conditional update is no such guarantee on FerretDB 1.24,
+which evaluates the filter apart from the write and then writes the whole document back: an
+unlink racing a refresh was lost there in 24 of 60 tries, and a refresh overwrote a re-link.
+The refresh lease (storage/refresh_leases.py) names the generation it refreshes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from service.crypto import KeyRing, KeyRingError
 from service.db import Database
@@ -24,6 +30,12 @@ from service.storage.sealing import RekeyCount, Sealed
 COLLECTION = "partner_tokens"
 TokenKind = Literal["access", "refresh"]
 FIELDS: dict[TokenKind, str] = {"access": "access_token_enc", "refresh": "refresh_token_enc"}
+WRITE_TRIES: Final = 20  # a writer that keeps losing races gives up (never seen beyond 3)
+_LEGACY_UNIQUE_INDEX: Final = "user_id_1_partner_id_1"  # one document per link, before versions
+
+
+class ConcurrentChange(RuntimeError):
+    """The set kept changing under a writer for WRITE_TRIES attempts."""
 
 
 class LinkStatus(StrEnum):
@@ -56,7 +68,13 @@ def token_context(user_id: str, partner_id: str, kind: TokenKind) -> str:
 
 async def ensure_indexes(db: Database) -> None:
     coll = db[COLLECTION]
-    await coll.create_index([("user_id", 1), ("partner_id", 1)], unique=True)
+    # Databases made before sets were versioned have a unique index that would refuse the
+    # next generation's document.
+    legacy = (await coll.index_information()).get(_LEGACY_UNIQUE_INDEX)
+    if legacy is not None and legacy.get("unique"):
+        with contextlib.suppress(OperationFailure):  # another process dropped it first
+            await coll.drop_index(_LEGACY_UNIQUE_INDEX)
+    await coll.create_index([("user_id", 1), ("partner_id", 1), ("generation", -1)])
     await coll.create_index([("username", 1), ("partner_id", 1)])
     await coll.create_index([("partner_id", 1), ("status", 1)])
 
@@ -91,6 +109,50 @@ def _key(user_id: str, partner_id: str) -> dict[str, Any]:
     return {"user_id": user_id, "partner_id": partner_id}
 
 
+def _doc_id(user_id: str, partner_id: str, generation: int) -> str:
+    # Partner ids have no blanks (linking/partners.py) and the user id comes last: unambiguous.
+    return f"{partner_id} {generation} {user_id}"
+
+
+def _to_doc(link: PartnerLink) -> dict[str, Any]:
+    return {
+        "_id": _doc_id(link.user_id, link.partner_id, link.generation),
+        **_key(link.user_id, link.partner_id),
+        "username": link.username,
+        "status": link.status.value,
+        "status_reason": link.status_reason,
+        FIELDS["access"]: None if link.access_token is None else link.access_token.ciphertext,
+        FIELDS["refresh"]: None if link.refresh_token is None else link.refresh_token.ciphertext,
+        "expires_at": link.expires_at,
+        "refresh_at": link.refresh_at,
+        "alexa_api_base": link.alexa_api_base,
+        "generation": link.generation,
+        "linked_at": link.linked_at,
+        "refreshed_at": link.refreshed_at,
+        "updated_at": link.updated_at,
+    }
+
+
+async def _insert_next(db: Database, link: PartnerLink) -> bool:
+    """Make `link` the current set: insert it, then delete the sets it replaces. False when
+    another writer took this generation first, or when a newer set exists by the time ours is
+    in: then the writer read a set that changed twice meanwhile (the second change's clean-up
+    freed this `_id`), or a change came right after ours; either way ours is not current, and
+    the writer retries on top of the newer set or, for a refresh, gives up."""
+    try:
+        await db[COLLECTION].insert_one(_to_doc(link))
+    except DuplicateKeyError:
+        return False
+    key = _key(link.user_id, link.partner_id)
+    await db[COLLECTION].delete_many({**key, "generation": {"$lt": link.generation}})
+    newer = {**key, "generation": {"$gt": link.generation}}
+    if await db[COLLECTION].find_one(newer, {"_id": 1}) is not None:
+        await db[COLLECTION].delete_one(
+            {"_id": _doc_id(link.user_id, link.partner_id, link.generation)}
+        )
+        return False
+    return True
+
 
 async def store_link(
     db: Database,
@@ -106,46 +168,38 @@ async def store_link(
     alexa_api_base: str,
     now: datetime,
 ) -> PartnerLink:
-    """Store a freshly exchanged token set, replacing any earlier one in a single upsert."""
-    update = {
-        "$set": {
-            "username": username,
-            "status": LinkStatus.ACTIVE.value,
-            "status_reason": None,
-            FIELDS["access"]: keyring.encrypt(
-                access_token, context=token_context(user_id, partner_id, "access")
+    """Store a freshly exchanged token set as the current one, replacing any earlier set."""
+    for _ in range(WRITE_TRIES):
+        current = await get(db, user_id, partner_id)
+        link = PartnerLink(
+            user_id=user_id,
+            username=username,
+            partner_id=partner_id,
+            status=LinkStatus.ACTIVE,
+            status_reason=None,
+            access_token=Sealed.seal(
+                keyring, access_token, context=token_context(user_id, partner_id, "access")
             ),
-            FIELDS["refresh"]: None if refresh_token is None else keyring.encrypt(
-                refresh_token, context=token_context(user_id, partner_id, "refresh")
+            refresh_token=None if refresh_token is None else Sealed.seal(
+                keyring, refresh_token, context=token_context(user_id, partner_id, "refresh")
             ),
-            "expires_at": expires_at,
-            "refresh_at": refresh_at,
-            "alexa_api_base": alexa_api_base,
-            "linked_at": now,
-            "refreshed_at": None,
-            "updated_at": now,
-        },
-        "$inc": {"generation": 1},
-    }
-    for attempt in range(2):
-        try:
-            doc = await db[COLLECTION].find_one_and_update(
-                _key(user_id, partner_id), update, upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            # Two first links raced on the upsert; the second attempt updates the winner's row.
-            if attempt:
-                raise
-            continue
-        assert doc is not None
-        return _from_doc(doc)
-    raise AssertionError("unreachable")
+            expires_at=expires_at,
+            refresh_at=refresh_at,
+            alexa_api_base=alexa_api_base,
+            generation=(0 if current is None else current.generation) + 1,
+            linked_at=now,
+            refreshed_at=None,
+            updated_at=now,
+        )
+        if await _insert_next(db, link):
+            return link
+    raise ConcurrentChange("the user's link kept changing; try again")
 
 
 async def get(db: Database, user_id: str, partner_id: str) -> PartnerLink | None:
-    doc = await db[COLLECTION].find_one(_key(user_id, partner_id))
-    return None if doc is None else _from_doc(doc)
+    """The current set: the highest generation (an older one may linger for a moment)."""
+    docs = await db[COLLECTION].find(_key(user_id, partner_id)).sort("generation", -1).to_list(1)
+    return _from_doc(docs[0]) if docs else None
 
 
 async def find(db: Database, user_ref: str, partner_id: str) -> PartnerLink | None:
@@ -154,9 +208,9 @@ async def find(db: Database, user_ref: str, partner_id: str) -> PartnerLink | No
     if link is not None:
         return link
     docs = await db[COLLECTION].find({"username": user_ref, "partner_id": partner_id}).sort(
-        "linked_at", -1
+        [("linked_at", -1), ("generation", -1)]
     ).to_list(1)
-    return _from_doc(docs[0]) if docs else None
+    return await get(db, docs[0]["user_id"], partner_id) if docs else None
 
 
 async def list_links(
@@ -167,7 +221,13 @@ async def list_links(
         query["user_id"] = user_id
     if partner_id is not None:
         query["partner_id"] = partner_id
-    return [_from_doc(d) async for d in db[COLLECTION].find(query).sort("linked_at", -1)]
+    current: dict[tuple[str, str], dict[str, Any]] = {}
+    async for doc in db[COLLECTION].find(query):
+        key = (doc["user_id"], doc["partner_id"])
+        if key not in current or doc["generation"] > current[key]["generation"]:
+            current[key] = doc
+    links = [_from_doc(doc) for doc in current.values()]
+    return sorted(links, key=lambda link: link.linked_at, reverse=True)
 
 
 async def complete_refresh(
@@ -183,24 +243,31 @@ async def complete_refresh(
 ) -> bool:
     """Replace the set `link` saw with the refreshed one, unless it changed meanwhile (re-link
     or end). A refresh token of None keeps the stored one (LWA may or may not rotate)."""
-    fields: dict[str, Any] = {
-        FIELDS["access"]: keyring.encrypt(
-            access_token, context=token_context(link.user_id, link.partner_id, "access")
-        ),
-        "expires_at": expires_at,
-        "refresh_at": refresh_at,
-        "refreshed_at": now,
-        "updated_at": now,
-    }
+    context = token_context(link.user_id, link.partner_id, "refresh")
+    kept: Sealed | None
     if refresh_token is not None:
-        fields[FIELDS["refresh"]] = keyring.encrypt(
-            refresh_token, context=token_context(link.user_id, link.partner_id, "refresh")
-        )
-    result = await db[COLLECTION].update_one(
-        {**_key(link.user_id, link.partner_id), "generation": link.generation},
-        {"$set": fields, "$inc": {"generation": 1}},
+        kept = Sealed.seal(keyring, refresh_token, context=context)
+    elif link.refresh_token is not None and not keyring.is_current(link.refresh_token.ciphertext):
+        # The kept token is copied into the new document: seal it under the primary key, or a
+        # `rekey` that ran since we read it would be undone and dropping the old key break it.
+        kept = Sealed(keyring.reencrypt(link.refresh_token.ciphertext, context=context), context)
+    else:
+        kept = link.refresh_token
+    refreshed = dataclasses.replace(
+        link,
+        status=LinkStatus.ACTIVE,
+        status_reason=None,
+        access_token=Sealed.seal(
+            keyring, access_token, context=token_context(link.user_id, link.partner_id, "access")
+        ),
+        refresh_token=kept,
+        expires_at=expires_at,
+        refresh_at=refresh_at,
+        generation=link.generation + 1,
+        refreshed_at=now,
+        updated_at=now,
     )
-    return result.modified_count == 1
+    return await _insert_next(db, refreshed)
 
 
 async def end_link(
@@ -215,42 +282,42 @@ async def end_link(
 ) -> bool:
     """Mark an active link revoked/inactive and delete its tokens. With `generation`, only if
     the stored set is still that one (a re-link in the meantime is left alone)."""
-    query: dict[str, Any] = {**_key(user_id, partner_id), "status": LinkStatus.ACTIVE.value}
-    if generation is not None:
-        query["generation"] = generation
-    result = await db[COLLECTION].update_one(
-        query,
-        {
-            "$set": {
-                "status": status.value,
-                "status_reason": reason,
-                FIELDS["access"]: None,
-                FIELDS["refresh"]: None,
-                "expires_at": None,
-                "refresh_at": None,
-                "updated_at": now,
-            },
-            "$inc": {"generation": 1},
-        },
-    )
-    return result.modified_count == 1
+    for _ in range(WRITE_TRIES):
+        current = await get(db, user_id, partner_id)
+        if current is None or current.status is not LinkStatus.ACTIVE:
+            return False
+        if generation is not None and current.generation != generation:
+            return False
+        ended = dataclasses.replace(
+            current, status=status, status_reason=reason, access_token=None,
+            refresh_token=None, expires_at=None, refresh_at=None,
+            generation=current.generation + 1, updated_at=now,
+        )
+        if await _insert_next(db, ended):
+            return True
+        # Another change won: judge the set it made (an unlink also ends a refreshed set).
+    raise ConcurrentChange("the user's link kept changing; try again")
 
 
 async def delete_for_partner(db: Database, partner_id: str) -> int:
-    result = await db[COLLECTION].delete_many({"partner_id": partner_id})
-    return result.deleted_count
+    """Delete every user's set for the partner; the number of links (not documents)."""
+    users = {doc["user_id"] async for doc in
+             db[COLLECTION].find({"partner_id": partner_id}, {"user_id": 1})}
+    await db[COLLECTION].delete_many({"partner_id": partner_id})
+    return len(users)
 
 
 async def count_by_status(db: Database, partner_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    async for doc in db[COLLECTION].find({"partner_id": partner_id}, {"status": 1}):
-        counts[doc["status"]] = counts.get(doc["status"], 0) + 1
+    for link in await list_links(db, partner_id=partner_id):
+        counts[link.status.value] = counts.get(link.status.value, 0) + 1
     return counts
 
 
 async def reseal_all(db: Database, keyring: KeyRing) -> RekeyCount:
-    """Re-encrypt every stale token under the primary key. Each field is swapped only if it
-    still holds the ciphertext we read, so a concurrent refresh is never overwritten."""
+    """Re-encrypt every stale token under the primary key. Each field is swapped in place
+    only if it still holds the ciphertext we read; other writers never change a document in
+    place (they insert the next generation), so a concurrent refresh is never overwritten."""
     count = RekeyCount(COLLECTION)
     projection = {"user_id": 1, "partner_id": 1, **{f: 1 for f in FIELDS.values()}}
     async for doc in db[COLLECTION].find({}, projection):

@@ -28,7 +28,7 @@ from service.web.pages import render
 from service.web.session import admin_required, require_csrf
 
 routes = web.RouteTableDef()
-PERMISSIONS = ("partner_token",)
+PERMISSIONS = client_domain.PERMISSIONS  # all of them, or an edit would drop the others
 
 
 def _see_other(request: web.Request, route: str, **parts: str) -> web.HTTPSeeOther:

@@ -20,6 +20,7 @@ JSON_PREFIXES = (
     "/healthz",
     "/readyz",
     "/alexa/",
+    "/openapi.json",
 )
 
 MESSAGES = {
@@ -46,8 +47,18 @@ def error_page(request: web.Request, status: int, message: str) -> web.HTTPExcep
     return exc
 
 
+# Headers of aiohttp's own exceptions that the replacement answer must keep (RFC 9110 §15.5.6:
+# a 405 carries `Allow`).
+_KEPT_HEADERS = ("Allow",)
+
+
 def _json_error(status: int, message: str) -> web.Response:
-    codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+    codes = {
+        400: "invalid_request",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "invalid_request",
+    }
     code = "server_error" if status >= 500 else codes.get(status, "error")
     return web.json_response({"error": code, "error_description": message}, status=status)
 
@@ -60,9 +71,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or (exc.text and exc.content_type in ("text/html", "application/json")):
             raise
         message = MESSAGES.get(exc.status, exc.reason)
+        kept = {k: exc.headers[k] for k in _KEPT_HEADERS if k in exc.headers}
         if wants_json(request):
-            return _json_error(exc.status, message)
-        raise error_page(request, exc.status, message) from None
+            response = _json_error(exc.status, message)
+            response.headers.update(kept)
+            return response
+        page = error_page(request, exc.status, message)
+        page.headers.update(kept)
+        raise page from None
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json(request):

@@ -73,10 +73,16 @@ async def form_params(request: web.Request) -> dict[str, str]:
         raise InvalidRequest("the request body is not valid form data") from None
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259 §6); passed on, Alexa would get invalid JSON.
+    raise ValueError(f"{name} is not JSON")
+
+
 async def json_object(request: web.Request) -> dict[str, Any]:
     try:
-        data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(await request.read(), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack (a few KB of "[[[[…").
         raise InvalidRequest("the request body must be JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
@@ -85,12 +91,18 @@ async def json_object(request: web.Request) -> dict[str, Any]:
 
 async def api_params(request: web.Request) -> dict[str, Any]:
     """Query parameters for GET; a form or a JSON object for POST (and the query as fallback)."""
-    params: dict[str, Any] = dict(request.query)
+    try:
+        # Each at most once, as in a form body: a repeated user_id must not pick one silently.
+        params: dict[str, Any] = single_valued(request.query.items())
+    except OAuthError as exc:
+        raise InvalidRequest(exc.description) from None
     if request.method == "POST" and request.can_read_body:
         if request.content_type == "application/json":
             params.update(await json_object(request))
-        else:
+        elif request.content_type == FORM:
             params.update(await form_params(request))
+        else:
+            raise InvalidRequest(f"the request body must be {FORM} or application/json")
     return params
 
 

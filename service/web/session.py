@@ -76,7 +76,10 @@ async def require_csrf(request: web.Request) -> dict[str, str]:
     """Read a POSTed form and check its CSRF token; returns the form fields."""
     from service.web.errors import error_page
 
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (UnicodeDecodeError, ValueError):  # not UTF-8, or not a form at all
+        raise error_page(request, 400, "The form could not be read. Please try again.") from None
     session = await get_session(request)
     if not csrf_valid(session, form.get("csrf_token")):
         raise error_page(
@@ -86,8 +89,17 @@ async def require_csrf(request: web.Request) -> dict[str, str]:
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """Only same-site relative paths may be returned to after login (no open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only same-site relative paths may be returned to after login (no open redirect).
+
+    Browsers (and yarl, which builds our Location header) drop tabs and newlines from a URL and
+    read a backslash as `/`, so `/<tab>/evil.example` would become `//evil.example`: any
+    control character or backslash makes the value unsafe."""
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or any(c < " " or c in "\x7f\\" for c in value)
+    ):
         return default
     return value
 

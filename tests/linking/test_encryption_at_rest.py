@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.appkeys import KEYRING, SETTINGS
@@ -75,6 +76,27 @@ async def test_rotation_keeps_every_link_readable(linking: Linking) -> None:
     assert partner is not None and partner.lwa_client_secret.open(only_new) == LWA_SECRET
     assert all(doc["access_token_enc"].startswith("v1.k2.")
                for doc in await linking.db[partner_tokens.COLLECTION].find({}).to_list(None))
+
+
+async def test_a_refresh_racing_rekey_does_not_bring_back_the_old_key(linking: Linking) -> None:
+    """A refresh read the set (sealed under k1) before `rekey` moved it to k2; LWA sent no new
+    refresh token, so the kept one goes into the next generation: under k2, or dropping k1
+    would break the link although rekey had reported it done."""
+    await linking.link()
+    read_before_rekey = await partner_tokens.get(linking.db, USER_ID, PARTNER_ID)
+    assert read_before_rekey is not None and read_before_rekey.refresh_token is not None
+    new_spec = f"k2:{KeyRing.generate_key()},{linking.app[SETTINGS].encryption_keys}"
+    new_ring = KeyRing.parse(new_spec)  # the servers restarted with it (rotation step 1)
+    await rekey(linking.db, new_ring)
+    now = datetime.now(UTC)
+    assert await partner_tokens.complete_refresh(
+        linking.db, new_ring, read_before_rekey, access_token="Atza|new", refresh_token=None,
+        expires_at=now + timedelta(hours=1), refresh_at=now + timedelta(minutes=55), now=now,
+    )
+    only_new = KeyRing.parse(new_spec.split(",")[0])
+    current = await partner_tokens.get(linking.db, USER_ID, PARTNER_ID)
+    assert current is not None and current.refresh_token is not None
+    assert current.refresh_token.open(only_new) == read_before_rekey.refresh_token.open(new_ring)
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -190,3 +190,22 @@ async def test_user_token_is_403_even_for_a_permitted_client(linking: Linking) -
     await linking.link()
     answer = await linking.partner_token(token=await linking.user_token())
     assert (answer.status, answer.body["error"]) == (403, "insufficient_scope")
+
+
+async def test_repeated_query_parameter_is_400(linking: Linking) -> None:
+    """As with a repeated form field: never pick one of two user ids silently."""
+    await linking.link()
+    await linking.link(user_id="other-user", username="other")
+    answer = await call("GET", f"{linking.base_url}/api/partner/token",
+                        params=[("user_id", "other-user"), ("user_id", USER_ID),
+                                ("partner_id", PARTNER_ID)],
+                        headers=bearer(linking.backend_token))
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+    assert "user_id" in answer.body["error_description"]
+
+
+async def test_body_of_another_type_is_400_naming_both_accepted_types(linking: Linking) -> None:
+    answer = await call("POST", f"{linking.base_url}/api/partner/token", data=b"user_id=x",
+                        headers={**bearer(linking.backend_token), "Content-Type": "text/plain"})
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+    assert "application/json" in answer.body["error_description"]

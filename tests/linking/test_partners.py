@@ -118,6 +118,19 @@ async def test_partners_cli_add_list_show_remove(linking: Linking) -> None:
     assert stored.lwa_client_secret.open(linking.app[KEYRING]) == "cli-secret-do-not-print"
 
 
+async def test_partners_cli_warns_when_no_client_has_the_partner_id(linking: Linking) -> None:
+    """The partner id is the id of the skill's OAuth client; a typo would make a partner that
+    no reciprocal call finds. Allowed (the client may come next), but said."""
+    settings: Settings = linking.app[SETTINGS]
+    typo = cli(settings, "partners", "add", "baby-activity-skil", "--lwa-client-id", "amzn1.x",
+               stdin="s\n")
+    assert typo.returncode == 0, typo.stderr
+    assert "warning: there is no OAuth client 'baby-activity-skil'" in typo.stderr
+    right = cli(settings, "partners", "add", PARTNER_ID, "--replace", "--lwa-client-id",
+                "amzn1.x", stdin="s\n")
+    assert right.returncode == 0 and "warning" not in right.stderr
+
+
 async def test_partners_cli_refuses_a_throwaway_dev_key(linking: Linking) -> None:
     settings: Settings = linking.app[SETTINGS]
     env = settings_env(settings)

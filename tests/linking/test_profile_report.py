@@ -4,12 +4,21 @@ LWA token, and Alexa's answers handled as requirement 26 says."""
 from __future__ import annotations
 
 import copy
+import json
 import time
 from typing import Any
 
 import pytest
 
-from tests.support.linking import USER_ID, USERNAME, Linking, bearer, call, profile_report
+from tests.support.linking import (
+    PARTNER_ID,
+    USER_ID,
+    USERNAME,
+    Linking,
+    bearer,
+    call,
+    profile_report,
+)
 from tests.support.oauth import client_credentials_token, create_client
 
 PROFILE = "/v1/health/profile"
@@ -222,3 +231,35 @@ async def test_report_goes_to_the_host_stored_with_the_link(linking: Linking) ->
 async def test_unknown_link_is_404(linking: Linking) -> None:
     answer = await linking.profile_report(user_id="nobody")
     assert (answer.status, answer.body["error"]) == (404, "link_not_found")
+
+
+async def test_deeply_nested_body_is_400(linking: Linking) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON parser's recursion limit
+    answer = await call("POST", f"{linking.base_url}/api/partner/profile-report", data=body,
+                        headers={**bearer(linking.backend_token),
+                                 "Content-Type": "application/json"})
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+
+
+async def test_nan_is_not_json_and_never_reaches_alexa(linking: Linking) -> None:
+    """Python's parser takes NaN; passed on in an extra field, Alexa would get invalid JSON."""
+    await linking.link()
+    body = json.dumps({"user_id": USER_ID, "partner_id": PARTNER_ID,
+                       "report": {**profile_report(), "extra": float("nan")}})
+    assert "NaN" in body
+    answer = await call("POST", f"{linking.base_url}/api/partner/profile-report", data=body,
+                        headers={**bearer(linking.backend_token),
+                                 "Content-Type": "application/json"})
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+    assert linking.amazon.requests == []
+
+
+async def test_alexa_redirect_is_not_passed_on(linking: Linking) -> None:
+    """A 3xx from Alexa is not followed (it would carry the token elsewhere) and is no answer
+    of ours either: a redirect without Location would confuse the app backend."""
+    await linking.link()
+    linking.amazon.queue_alexa_responses(302, headers={"Location": "http://127.0.0.1:9/x"})
+    answer = await linking.profile_report()
+    assert (answer.status, answer.body["error"]) == (502, "alexa_rejected")
+    assert answer.body["alexa_status"] == 302
+    assert len(linking.amazon.requests) == 1

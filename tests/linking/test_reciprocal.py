@@ -170,6 +170,22 @@ async def test_lwa_hanging_is_cut_off_by_the_timeout(linking: Linking) -> None:
     assert await linking.link_doc() is None
 
 
+@pytest.mark.parametrize("expires_in", [10**30, 1e300, "9" * 40])
+async def test_absurd_lwa_lifetime_is_capped_not_a_500(
+    linking: Linking, expires_in: object
+) -> None:
+    """LWA's tokens live an hour; a lifetime that overflows a date is capped (refreshed sooner),
+    never a server error while Alexa waits."""
+    token = await linking.user_token()
+    linking.amazon.queue_lwa_responses(200, {"access_token": "Atza|x", "refresh_token": "Atzr|y",
+                                             "token_type": "bearer", "expires_in": expires_in})
+    answer = await linking.reciprocal(token, code=linking.lwa_code())
+    assert answer.status == 200, answer.body
+    served = await linking.partner_token()
+    assert served.status == 200
+    assert 0 < served.body["expires_in"] <= 24 * 3600
+
+
 async def test_relinking_replaces_the_token_set(linking: Linking) -> None:
     await linking.link()
     first = (await linking.partner_token()).body["access_token"]

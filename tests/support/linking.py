@@ -121,17 +121,20 @@ class Linking:
                           headers=bearer(self.backend_token))
 
     async def link_doc(self, user_id: str = USER_ID) -> dict[str, Any] | None:
-        return await self.db[partner_tokens.COLLECTION].find_one(
+        """The stored document of the current token set (the highest generation)."""
+        docs = await self.db[partner_tokens.COLLECTION].find(
             {"user_id": user_id, "partner_id": PARTNER_ID}
-        )
+        ).sort("generation", -1).to_list(1)
+        return docs[0] if docs else None
 
     async def age_link(self, user_id: str = USER_ID) -> None:
         """Time passes: the stored access token is past its refresh point and expired at
         Amazon too (the stand-in's clock is its own; our expiry is in the document)."""
         past = datetime.now(UTC) - timedelta(seconds=1)
+        doc = await self.link_doc(user_id)
+        assert doc is not None
         result = await self.db[partner_tokens.COLLECTION].update_one(
-            {"user_id": user_id, "partner_id": PARTNER_ID},
-            {"$set": {"refresh_at": past, "expires_at": past}},
+            {"_id": doc["_id"]}, {"$set": {"refresh_at": past, "expires_at": past}},
         )
         assert result.modified_count == 1
         self.amazon.expire_access_tokens()
