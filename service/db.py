@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,17 +35,35 @@ async def ping(db: Database) -> bool:
     return True
 
 
-async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
+INDEX_RETRY_SECONDS = 5.0
+
+
+async def _ensure_indexes_until_done(db: Database) -> None:
+    """Keep trying until Mongo answers: the unique indexes are what make codes single-use."""
     from service.storage import ensure_indexes
 
+    while True:
+        try:
+            await ensure_indexes(db)
+        except PyMongoError as exc:
+            log.warning("could not create indexes yet (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(INDEX_RETRY_SECONDS)
+        else:
+            log.info("indexes in place")
+            return
+
+
+async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = connect(settings.mongodb_uri)
     db = client[settings.mongodb_db]
     app[MONGO] = client
     app[DB] = db
-    try:
-        await ensure_indexes(db)
-    except PyMongoError as exc:  # start anyway; /readyz reports Mongo down
-        log.warning("could not create indexes at start: %s", type(exc).__name__)
+    # Start anyway when Mongo is down (/readyz says so); the indexes follow once it answers.
+    indexes = asyncio.create_task(_ensure_indexes_until_done(db))
+    await asyncio.wait({indexes}, timeout=3)
     yield
+    indexes.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await indexes
     await client.close()

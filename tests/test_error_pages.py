@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pymongo.errors import ServerSelectionTimeoutError
 
 from service.web.security import HEADERS
 
@@ -19,11 +20,17 @@ async def _boom(request: web.Request) -> web.Response:
     raise RuntimeError("internal detail that must not leak")
 
 
+async def _database_down(request: web.Request) -> web.Response:
+    raise ServerSelectionTimeoutError("localhost:27017: connection refused")
+
+
 @pytest.fixture
 async def client(make_app: Callable[..., web.Application], aiohttp_client: Client) -> Any:
     app = make_app()
     app.router.add_get("/boom", _boom)
     app.router.add_get("/api/boom", _boom)
+    app.router.add_get("/dbdown", _database_down)
+    app.router.add_get("/api/dbdown", _database_down)
     return await aiohttp_client(app)
 
 
@@ -41,6 +48,8 @@ def _has_security_headers(headers: Any) -> bool:
         ("POST", "/openapi.json", 405, "application/json"),
         ("GET", "/boom", 500, "text/html"),
         ("GET", "/api/boom", 500, "application/json"),
+        ("GET", "/dbdown", 503, "text/html"),
+        ("GET", "/api/dbdown", 503, "application/json"),
     ],
 )
 async def test_error_answers_carry_security_headers(
@@ -52,6 +61,7 @@ async def test_error_answers_carry_security_headers(
     assert _has_security_headers(resp.headers), dict(resp.headers)
     text = await resp.text()
     assert "internal detail" not in text
+    assert "27017" not in text
     if kind == "application/json":
         assert (await resp.json())["error"]
     else:
@@ -63,6 +73,13 @@ async def test_method_not_allowed_says_which_methods_are(client: Any, path: str)
     resp = await client.request("PUT", path)
     assert resp.status == 405
     assert resp.headers.get("Allow"), dict(resp.headers)
+
+
+async def test_database_down_is_a_retryable_503(client: Any) -> None:
+    resp = await client.get("/api/dbdown")
+    assert resp.status == 503
+    assert (await resp.json())["error"] == "temporarily_unavailable"
+    assert resp.headers["Retry-After"] == "5"
 
 
 async def test_too_large_api_body_is_an_oauth_style_error(client: Any) -> None:

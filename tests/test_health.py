@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -9,6 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from service import db as db_module
+from service.appkeys import DB
+from service.storage import grants
+from tests.support.oauth import basic_auth
 from tests.support.stack import MongoServer
 
 Client = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -76,3 +81,32 @@ async def test_metrics_count_requests_by_route(
     assert 'route="unmatched",status="404"' in text
     assert 'als_http_request_duration_seconds_count{route="/healthz"} 3' in text
     assert "secret-code" not in text
+
+
+@pytest.mark.skipif(not MongoServer.available(), reason="needs mongod or the FerretDB binary")
+async def test_started_without_mongo_answers_503_and_creates_indexes_once_it_is_back(
+    make_app: Callable[..., web.Application],
+    aiohttp_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(db_module, "INDEX_RETRY_SECONDS", 0.2)
+    mongo = MongoServer()  # not started yet
+    try:
+        app = make_app(mongodb_uri=mongo.uri)
+        client = await aiohttp_client(app)
+        resp = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": basic_auth("x", "y")},
+        )
+        assert resp.status == 503
+        assert (await resp.json())["error"] == "temporarily_unavailable"
+        mongo.start()
+        consents = app[DB][grants.COLLECTION]
+        deadline = asyncio.get_running_loop().time() + 30
+        while not any(i.get("unique") for i in (await consents.index_information()).values()):
+            assert asyncio.get_running_loop().time() < deadline, "indexes never created"
+            await asyncio.sleep(0.2)
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        mongo.cleanup()

@@ -44,8 +44,10 @@ async def test_login_refuses_offsite_next(base_url: str, browser: Browser) -> No
     assert page.url == f"{base_url}/"
 
 
-@pytest.mark.parametrize("next_path", ["/%09/evil.example/x", "/%0a/evil.example/x",
-                                       "/%0d%0a/evil.example", "/%5C%5Cevil.example"])
+@pytest.mark.parametrize(
+    "next_path",
+    ["/%09/evil.example/x", "/%0a/evil.example/x", "/%0d%0a/evil.example", "/%5C%5Cevil.example"],
+)
 async def test_login_refuses_next_that_a_browser_reads_as_offsite(
     base_url: str, browser: Browser, next_path: str
 ) -> None:
@@ -145,7 +147,7 @@ async def test_forged_id_token_is_refused(server: TestServer) -> None:
     oidc = server.app[OIDC]
     discovery = await oidc.discovery()
     key = RSAKey.import_key(
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)  # type: ignore[arg-type]
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
     now = int(time.time())
     claims = {
@@ -199,3 +201,20 @@ async def test_without_keycloak_login_shows_readable_error(make_app, aiohttp_cli
     resp = await client.get("/login", allow_redirects=False)
     assert resp.status == 503
     assert "not reachable" in await resp.text()
+
+
+async def test_copied_session_cookie_is_refused_after_logout(
+    base_url: str, browser: Browser
+) -> None:
+    home = await browser.login(base_url, "user")
+    cookie = browser.session.cookie_jar.filter_cookies(URL(base_url))["als_session"].value
+    csrf = home.form(action="/logout").fields["csrf_token"]
+    await browser.request("POST", f"{base_url}/logout", data={"csrf_token": csrf})
+    thief = Browser()
+    try:
+        page = await thief.get(f"{base_url}/", headers={"Cookie": f"als_session={cookie}"})
+        assert 'id="username"' not in page.text
+        page = await thief.get(f"{base_url}/account", headers={"Cookie": f"als_session={cookie}"})
+        assert "kc-form-login" in page.text
+    finally:
+        await thief.close()

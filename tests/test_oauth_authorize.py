@@ -58,7 +58,7 @@ async def test_parameter_errors_redirect_with_unchanged_state(
 ) -> None:
     client, _ = await create_client(server.app[DB])
     state = "a b/c+d=&é"
-    cases = [
+    cases: list[tuple[dict[str, str | None], str]] = [
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"response_type": None}, "invalid_request"),
         ({"scope": "profile admin"}, "invalid_scope"),

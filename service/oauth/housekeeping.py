@@ -1,4 +1,5 @@
-"""Periodic purge of expired codes and tokens, for servers without TTL indexes (FerretDB).
+"""Periodic purge of expired codes, tokens and ended sessions, for servers without TTL indexes
+(FerretDB).
 
 On MongoDB the TTL indexes do the same; the purge is then a cheap no-op. Every process runs it;
 the deletes are idempotent, so several workers doing it at once is harmless.
@@ -17,7 +18,7 @@ from pymongo.errors import PyMongoError
 
 from service.appkeys import DB
 from service.db import Database
-from service.storage import authorization_codes, tokens
+from service.storage import authorization_codes, ended_sessions, tokens
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,11 @@ INTERVAL = 600.0  # seconds
 
 async def purge_expired(db: Database) -> int:
     now = datetime.now(UTC)
-    return await authorization_codes.purge(db, now) + await tokens.purge(db, now)
+    return (
+        await authorization_codes.purge(db, now)
+        + await tokens.purge(db, now)
+        + await ended_sessions.purge(db, now)
+    )
 
 
 async def _loop(db: Database) -> None:

@@ -11,6 +11,7 @@ async def ensure_indexes(db: Database) -> None:
         audit,
         authorization_codes,
         clients,
+        ended_sessions,
         grants,
         partner_tokens,
         partners,
@@ -19,5 +20,5 @@ async def ensure_indexes(db: Database) -> None:
     )
 
     for module in (audit, clients, authorization_codes, tokens, grants, partners, partner_tokens,
-                   refresh_leases):
+                   refresh_leases, ended_sessions):
         await module.ensure_indexes(db)

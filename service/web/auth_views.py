@@ -12,8 +12,8 @@ from service.appkeys import OIDC, SETTINGS
 from service.keycloak_oidc import KeycloakUnavailable, OidcError
 from service.web.errors import error_page
 from service.web.session import (
-    KEYCLOAK_REFRESH,
     PENDING_LOGIN,
+    end_user_session,
     get_session,
     require_csrf,
     safe_next,
@@ -86,9 +86,7 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
 @routes.post("/logout", name="logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     await require_csrf(request)
-    session = await get_session(request)
-    refresh = session.get(KEYCLOAK_REFRESH)
-    if isinstance(refresh, str):
+    refresh = await end_user_session(request)
+    if refresh:
         await request.app[OIDC].logout(refresh)
-    session.invalidate()
     raise web.HTTPFound("/")

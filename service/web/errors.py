@@ -6,6 +6,7 @@ import logging
 
 import aiohttp_jinja2
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from service.web.session import Handler
 
@@ -30,6 +31,7 @@ MESSAGES = {
     405: "This address does not accept that kind of request.",
     413: "The request is too large.",
     500: "Something went wrong on our side. Please try again.",
+    503: "The service is briefly unavailable. Please try again in a moment.",
 }
 
 
@@ -59,7 +61,9 @@ def _json_error(status: int, message: str) -> web.Response:
         405: "method_not_allowed",
         413: "invalid_request",
     }
-    code = "server_error" if status >= 500 else codes.get(status, "error")
+    code = {500: "server_error", 503: "temporarily_unavailable"}.get(status) or codes.get(
+        status, "error"
+    )
     return web.json_response({"error": code, "error_description": message}, status=status)
 
 
@@ -78,6 +82,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return response
         page = error_page(request, exc.status, message)
         page.headers.update(kept)
+        raise page from None
+    except PyMongoError as exc:  # the database is down or unreachable: nothing was half-done
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        if wants_json(request):
+            response = _json_error(503, MESSAGES[503])
+            response.headers["Retry-After"] = "5"
+            return response
+        page = error_page(request, 503, MESSAGES[503])
+        page.headers["Retry-After"] = "5"
         raise page from None
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp_session
 from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
+from service.appkeys import DB, SETTINGS
 from service.identity import User
 from service.settings import Settings
+from service.storage import ended_sessions
 
 COOKIE_NAME = "als_session"
 USER = "user"
 CSRF = "csrf"
 KEYCLOAK_REFRESH = "kc_rt"
 PENDING_LOGIN = "login"
+SESSION_ID = "sid"  # random per login; logout records it in `ended_sessions`
+_USER = web.RequestKey("user", object)  # current_user's answer, once per request
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -39,8 +44,34 @@ async def get_session(request: web.Request) -> aiohttp_session.Session:
 
 
 async def current_user(request: web.Request) -> User | None:
+    """The logged-in user, unless the session was ended by logout (a copied cookie)."""
+    if _USER in request:
+        return request[_USER]  # type: ignore[return-value]
     session = await get_session(request)
-    return User.from_session(session.get(USER))
+    user = User.from_session(session.get(USER))
+    session_id = session.get(SESSION_ID)
+    if user is not None and (
+        not isinstance(session_id, str)
+        or await ended_sessions.is_ended(request.app[DB], session_id)
+    ):
+        session.invalidate()
+        user = None
+    request[_USER] = user
+    return user
+
+
+async def end_user_session(request: web.Request) -> str | None:
+    """Log out: the session is emptied and its id refused from now on (also in copies of the
+    cookie); returns Keycloak's refresh token, to end that session too."""
+    session = await get_session(request)
+    refresh = session.get(KEYCLOAK_REFRESH)
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        until = datetime.now(UTC) + timedelta(seconds=request.app[SETTINGS].session_max_age)
+        await ended_sessions.end(request.app[DB], session_id, until=until)
+    session.invalidate()
+    request[_USER] = None
+    return refresh if isinstance(refresh, str) else None
 
 
 async def start_user_session(
@@ -49,6 +80,8 @@ async def start_user_session(
     """A fresh session for the user (the pre-login contents are dropped, against fixation)."""
     session = await aiohttp_session.new_session(request)
     session[USER] = user.to_session()
+    session[SESSION_ID] = secrets.token_urlsafe(24)
+    request[_USER] = user
     session[CSRF] = secrets.token_urlsafe(32)
     if keycloak_refresh:
         session[KEYCLOAK_REFRESH] = keycloak_refresh

@@ -143,9 +143,10 @@ async def authorize(browser: Browser, base_url: str, client: OAuthClient, *,
     return page.redirect_params
 
 
-async def get_code(browser: Browser, base_url: str, client: OAuthClient,
-                   **params: str | None) -> str:
-    return (await authorize(browser, base_url, client, **params))["code"]
+async def get_code(browser: Browser, base_url: str, client: OAuthClient, *,
+                   username: str = "user", **params: str | None) -> str:
+    return (await authorize(browser, base_url, client, username=username, approve=True,
+                            **params))["code"]
 
 
 def exchange_data(code: str, client: OAuthClient, **extra: str) -> dict[str, str]:
