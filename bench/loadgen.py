@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import aiohttp
 
-Request = Callable[[aiohttp.ClientSession], Awaitable[int]]  # sends one request, returns status
+# Sends one request and returns its status, or None when it has nothing left to send (the
+# worker then stops: a run over a finite supply, such as single-use codes, ends when it is spent).
+Request = Callable[[aiohttp.ClientSession], Awaitable[int | None]]
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,24 @@ async def run_load(
                     status = await send(session)
                 except aiohttp.ClientError:
                     status = 0
+                if status is None:
+                    return
                 latencies.append(time.perf_counter() - t0)
                 statuses[status] += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return Result(name, len(latencies), time.perf_counter() - started, latencies, statuses)
+
+
+def combine(rounds: list[Result]) -> Result:
+    """Several rounds of one load as one result (alternating rounds even out machine noise)."""
+    statuses: Counter[int] = Counter()
+    for r in rounds:
+        statuses.update(r.statuses)
+    return Result(
+        rounds[0].name,
+        sum(r.requests for r in rounds),
+        sum(r.seconds for r in rounds),
+        [t for r in rounds for t in r.latencies],
+        statuses,
+    )

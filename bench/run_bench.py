@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from bench.loadgen import Result, run_load
+from bench.loadgen import Result, combine, run_load
 from service.identity import User
 from service.oauth import authorize
 from service.oauth.clients import register_client
@@ -161,10 +161,10 @@ async def main(args: argparse.Namespace) -> None:
                 await resp.read()
                 return resp.status
 
-        async def ours_code(session: aiohttp.ClientSession) -> int:
+        async def ours_code(session: aiohttp.ClientSession) -> int | None:
             code = next(codes, None)
             if code is None:
-                return 0
+                return None
             async with session.post(
                 f"{base}/oauth/token",
                 headers=auth,
@@ -201,19 +201,23 @@ async def main(args: argparse.Namespace) -> None:
 
         c, d = args.concurrency, args.duration
         print(
-            f"# concurrency {c}, {d:.0f} s per load, service with {args.workers} worker(s), "
-            f"{os.cpu_count()} cores; load generator in this process",
+            f"# concurrency {c}, {d:.0f} s per load and round, {args.rounds} round(s) of the "
+            f"refresh loads (ours and Keycloak's alternate), service with {args.workers} "
+            f"worker(s), {os.cpu_count()} cores; load generator in this process",
             flush=True,
         )
-        ours = await run_load(
-            "ours: /oauth/token refresh_token", ours_refresh, concurrency=c, duration=d
-        )
-        results.append(ours)
+        ours_rounds, kc_rounds = [], []
+        for _ in range(args.rounds):
+            ours_rounds.append(await run_load(
+                "ours: /oauth/token refresh_token", ours_refresh, concurrency=c, duration=d
+            ))
+            kc_rounds.append(await run_load(
+                "keycloak: token endpoint refresh_token", keycloak_refresh, concurrency=c,
+                duration=d,
+            ))
+        ours, kc = combine(ours_rounds), combine(kc_rounds)
+        results += [ours, kc]
         print(ours.line(), flush=True)
-        kc = await run_load(
-            "keycloak: token endpoint refresh_token", keycloak_refresh, concurrency=c, duration=d
-        )
-        results.append(kc)
         print(kc.line(), flush=True)
         code_result = await run_load(
             "ours: /oauth/token authorization_code", ours_code, concurrency=c, duration=d, warmup=0
@@ -238,7 +242,8 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating refresh rounds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--codes", type=int, default=3000)
     asyncio.run(main(parser.parse_args()))

@@ -78,6 +78,32 @@ async def test_code_is_single_use_and_reuse_revokes_its_tokens(
     assert refresh.status == 400 and refresh.body["error"] == "invalid_grant"
 
 
+async def test_spent_code_replayed_late_or_by_another_client_still_revokes(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db)
+    other, other_secret = await create_client(db, name="Other skill")
+    for replay in ("other client", "after expiry"):
+        code = await get_code(browser, base_url, client)
+        first = await token_request(base_url, exchange_data(code, client),
+                                    client_id=client.client_id, secret=secret)
+        me = {"Authorization": f"Bearer {first.body['access_token']}"}
+        assert (await _get(f"{base_url}/api/me", me)) == 200
+        if replay == "other client":
+            again = await token_request(base_url, exchange_data(code, other),
+                                        client_id=other.client_id, secret=other_secret)
+        else:
+            await db[authorization_codes.COLLECTION].update_one(
+                {"_id": secret_hash(code)},
+                {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
+            )
+            again = await token_request(base_url, exchange_data(code, client),
+                                        client_id=client.client_id, secret=secret)
+        assert again.status == 400 and again.body["error"] == "invalid_grant", replay
+        assert (await _get(f"{base_url}/api/me", me)) == 401, replay
+
+
 async def _get(url: str, headers: dict[str, str]) -> int:
     import aiohttp
 

@@ -59,8 +59,7 @@ async def test_concurrent_claims_of_a_code_have_one_winner(server: TestServer) -
         await authorization_codes.insert(db, code)
         results = await asyncio.gather(*[authorization_codes.claim(db, code) for _ in range(8)])
         assert sorted(results) == [False] * 7 + [True]
-        found = await authorization_codes.get(db, code.code_hash)
-        assert found is not None and found.used
+        assert await authorization_codes.is_claimed(db, code.code_hash)
 
 
 async def test_purge_removes_long_expired_codes(server: TestServer) -> None:

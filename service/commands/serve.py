@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
+import multiprocessing.connection
+import signal
+import sys
+from types import FrameType
 from typing import Any
 
 from aiohttp import web
@@ -51,12 +54,38 @@ def run(args: argparse.Namespace) -> int:
     if args.workers <= 1:
         _serve(host, port, reuse_port=False)
         return 0
+    return _supervise(host, port, args.workers)
+
+
+def _supervise(host: str, port: int, workers: int) -> int:
+    """Run the workers; SIGTERM or SIGINT to this process stops them all (each closes its
+    connections as web.run_app does on SIGTERM), and so does any worker dying."""
     procs = [
         multiprocessing.Process(target=_serve, args=(host, port, True), daemon=False)
-        for _ in range(args.workers)
+        for _ in range(workers)
     ]
+    asked_to_stop = False
+
+    def stop_all() -> None:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal asked_to_stop
+        asked_to_stop = True
+        stop_all()
+
     for proc in procs:
         proc.start()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    multiprocessing.connection.wait([proc.sentinel for proc in procs])
+    stop_all()  # one worker ended: a half-sized server is not what was asked for
     for proc in procs:
         proc.join()
-    return 0
+    if asked_to_stop:
+        return 0
+    print(f"a worker exited ({[proc.exitcode for proc in procs]}); stopped the others",
+          file=sys.stderr)
+    return 1

@@ -62,7 +62,6 @@ class AuthorizationCode:
     grant_id: str  # every token this code produces carries it
     created_at: datetime
     expires_at: datetime
-    used: bool = False
 
 
 @dataclass(frozen=True)

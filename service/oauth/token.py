@@ -145,15 +145,20 @@ async def exchange_code(
     code = await code_store.get(db, code_hash)
     if code is None:
         raise InvalidGrant(BAD_CODE)
-    if code.used:
-        await _replayed(db, code)
-        raise InvalidGrant(BAD_CODE)
+    refusal: InvalidGrant | InvalidRequest | None = None
     if code.client_id != client.client_id or code.expires_at <= datetime.now(UTC):
-        raise InvalidGrant(BAD_CODE)
-    if code.redirect_uri is not None and "redirect_uri" not in params:
-        raise InvalidRequest("Missing parameter: redirect_uri.")
+        refusal = InvalidGrant(BAD_CODE)
+    elif code.redirect_uri is not None and "redirect_uri" not in params:
+        refusal = InvalidRequest("Missing parameter: redirect_uri.")
+    if refusal is not None:
+        # Refused without spending the code; but a code already spent is a replay, whoever
+        # sends it and however late.
+        if await code_store.is_claimed(db, code_hash):
+            await _replayed(db, code)
+            raise InvalidGrant(BAD_CODE)
+        raise refusal
     if not await code_store.claim(db, code):
-        await _replayed(db, code)  # lost the race to a concurrent exchange of the same code
+        await _replayed(db, code)  # used before, or lost the race to a concurrent exchange
         raise InvalidGrant(BAD_CODE)
     # From here the code is spent, also when a check below fails: a wrong verifier or redirect
     # URI cannot be retried against the same code.

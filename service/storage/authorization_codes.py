@@ -58,7 +58,6 @@ def _from_doc(doc: dict[str, Any]) -> AuthorizationCode:
         grant_id=str(doc["grant_id"]),
         created_at=doc["created_at"],
         expires_at=doc["expires_at"],
-        used=bool(doc.get("used", False)),
     )
 
 
@@ -67,20 +66,17 @@ async def insert(db: Database, code: AuthorizationCode) -> None:
 
 
 async def get(db: Database, code_hash: str) -> AuthorizationCode | None:
-    """The code (with `used` set once it has been claimed), or None when unknown.
-
-    One look-up by `_id`, of a document that exists: FerretDB's SQLite backend answers that from
-    its primary key, while a look-up of a missing `_id` (or an `$in`) scans the collection."""
+    """The code, claimed or not, or None when unknown."""
     doc = await db[COLLECTION].find_one({"_id": code_hash})
     return None if doc is None else _from_doc(doc)
 
 
 async def claim(db: Database, code: AuthorizationCode) -> bool:
-    """Mark the code used; True for exactly one caller, False when it was used before.
+    """Spend the code; True for exactly one caller, False when it was used before.
 
     The unique insert of the claim document is what decides (atomic on MongoDB and FerretDB
-    alike, unlike find_one_and_update on FerretDB); the `used` flag on the code itself only
-    lets a later, sequential replay be seen by `get` without a second look-up."""
+    alike, unlike find_one_and_update on FerretDB). The code's own document is left as it is:
+    the claim is the one record of its use."""
     try:
         await db[COLLECTION].insert_one(
             {
@@ -93,8 +89,12 @@ async def claim(db: Database, code: AuthorizationCode) -> bool:
         )
     except DuplicateKeyError:
         return False
-    await db[COLLECTION].update_one({"_id": code.code_hash}, {"$set": {"used": True}})
     return True
+
+
+async def is_claimed(db: Database, code_hash: str) -> bool:
+    """Whether the code was spent (for refusals before a claim: a replay revokes all the same)."""
+    return await db[COLLECTION].find_one({"_id": _CLAIM + code_hash}, {"_id": 1}) is not None
 
 
 async def mark_replayed(db: Database, code_hash: str) -> None:

@@ -74,9 +74,9 @@ async def get(db: Database, token_hash: str) -> Token | None:
 
 
 async def find_active_access(db: Database, token_hash: str, now: datetime) -> Token | None:
-    """The hot path of every Bearer call: a lookup by `_id` alone, checked here. A query on
-    `_id` only is the one FerretDB's SQLite backend answers from its primary key; extra
-    conditions in the filter make it several times slower (bench/)."""
+    """The hot path of every Bearer call: a lookup by `_id` alone, checked here. A filter of
+    `_id` only is the one FerretDB pushes down to its index; any other condition in the filter
+    makes it read the whole collection."""
     doc = await db[COLLECTION].find_one({"_id": token_hash})
     if doc is None:
         return None

@@ -28,7 +28,8 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 class ServiceProcess:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, workers: int = 1) -> None:
+        self.workers = workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._env = settings_env(settings, ALS_PORT=str(self.port), ALS_HOST="127.0.0.1",
@@ -37,7 +38,8 @@ class ServiceProcess:
 
     async def start(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"], cwd=REPO, env=self._env,
+            [sys.executable, "-m", "service", "serve", "--workers", str(self.workers)],
+            cwd=REPO, env=self._env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 20
@@ -55,19 +57,26 @@ class ServiceProcess:
                 await asyncio.sleep(0.1)
         raise RuntimeError("service process did not start")
 
+    def returncode(self) -> int | None:
+        assert self._proc is not None
+        return self._proc.poll()
+
     @property
     def pid(self) -> int:
         assert self._proc is not None
         return self._proc.pid
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """SIGTERM, as a process manager stops it; returns the exit status."""
+        status = None
         if self._proc is not None:
             self._proc.terminate()
             try:
-                self._proc.wait(timeout=10)
+                status = self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
             if self._proc.stderr:
                 self._proc.stderr.close()
             self._proc = None
+        return status
