@@ -14,11 +14,15 @@ from pymongo import AsyncMongoClient
 
 from service.app import create_app
 from service.appkeys import SETTINGS
+from service.oauth import secret_hashing
 from service.settings import Settings
 from tests.support.browser import Browser
 from tests.support.stack import load_stack_env, mongo_answers, pick_test_port
 
 STACK = load_stack_env()
+# Hundreds of clients are made in a run; bcrypt's lowest cost keeps that quick. The cost is
+# stored in each hash, so checking is the same code as in production (cost 10).
+secret_hashing.BCRYPT_ROUNDS = 4
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -109,6 +109,9 @@ async def test_rotate_secret_replaces_the_old_one(
 ) -> None:
     created = json.loads((await cli(settings, "clients", "add", "--name", "x",
                                     "--grant", "client_credentials")).stdout)
+    # Used once before the rotation, so the running server has checked (and remembered) it.
+    assert await _client_credentials(base_url, created["client_id"],
+                                     created["client_secret"]) == 200
     rotated = await cli(settings, "clients", "rotate-secret", created["client_id"])
     assert rotated.returncode == 0
     new = json.loads(rotated.stdout)["client_secret"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 
+import bcrypt
 from aiohttp.test_utils import TestServer
 
 from service.appkeys import DB
@@ -108,7 +109,7 @@ async def test_secret_is_stored_only_as_a_hash(server: TestServer) -> None:
     doc = await db[client_store.COLLECTION].find_one({"_id": client_id})
     assert doc is not None
     assert secret not in str(doc)
-    assert doc["secret_hash"].startswith("sha256$")
+    assert bcrypt.checkpw(secret.encode(), doc["secret_hash"].encode())
 
 
 async def test_client_credentials_issues_no_refresh_token_and_no_user(

@@ -94,14 +94,19 @@ async def test_spent_code_replayed_late_or_by_another_client_still_revokes(
             again = await token_request(base_url, exchange_data(code, other),
                                         client_id=other.client_id, secret=other_secret)
         else:
-            await db[authorization_codes.COLLECTION].update_one(
-                {"_id": secret_hash(code)},
-                {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
-            )
+            await _expire(db, code)
             again = await token_request(base_url, exchange_data(code, client),
                                         client_id=client.client_id, secret=secret)
         assert again.status == 400 and again.body["error"] == "invalid_grant", replay
         assert (await _get(f"{base_url}/api/me", me)) == 401, replay
+
+
+async def _expire(db: Any, code: str) -> None:
+    """Move the code's expiry into the past (a real wait would be the 5 minutes of code_ttl)."""
+    await db[authorization_codes.COLLECTION].update_one(
+        {"_id": secret_hash(code)},
+        {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
 
 
 async def _get(url: str, headers: dict[str, str]) -> int:
@@ -133,11 +138,7 @@ async def test_expired_code_is_invalid_grant(
     db = server.app[DB]
     client, secret = await create_client(db)
     code = await get_code(browser, base_url, client)
-    # Move the code's expiry into the past (a real wait would be the 5 minutes of code_ttl).
-    await db[authorization_codes.COLLECTION].update_one(
-        {"_id": secret_hash(code)},
-        {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
-    )
+    await _expire(db, code)
     answer = await token_request(base_url, exchange_data(code, client),
                                  client_id=client.client_id, secret=secret)
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"

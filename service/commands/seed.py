@@ -18,8 +18,9 @@ from service.commands.database import run_with_db
 from service.commands.partners import seed_demo_partner
 from service.db import Database
 from service.oauth.clients import describe as describe_client
-from service.oauth.clients import hash_secret, register_client, update_client
+from service.oauth.clients import register_client, update_client
 from service.oauth.models import OAuthClient
+from service.oauth.secret_hashing import hash_secret_async
 from service.settings import Settings, load_settings
 from service.storage import clients as client_store
 
@@ -56,7 +57,7 @@ async def ensure_client(db: Database, wanted: OAuthClient, secret: str) -> OAuth
             refresh_policy=wanted.refresh_policy, permissions=wanted.permissions, secret=secret,
         )
         return client
-    await update_client(db, replace(wanted, secret_hash=hash_secret(secret)))
+    await update_client(db, replace(wanted, secret_hash=await hash_secret_async(secret)))
     found = await client_store.get(db, wanted.client_id)
     assert found is not None
     return found

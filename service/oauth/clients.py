@@ -1,16 +1,13 @@
 """OAuth clients: registration, secrets, and client authentication (RFC 6749 §2.3.1).
 
-Secrets are stored only as a salted SHA-256 and compared in constant time. A slow password
-hash (bcrypt, scrypt) is not needed here: generated secrets are 256-bit random values, which no
-offline guessing can reach, and a fast hash keeps `/oauth/token` quick under Alexa's 4.5 s
-limit. For the same reason an admin-chosen secret must be at least 24 characters.
+Secrets are stored only as bcrypt hashes (`secret_hashing`). Generated secrets are 256-bit
+random values; an admin-chosen secret must be 24 to 72 bytes long.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -28,6 +25,11 @@ from service.oauth.models import (
     REUSE,
 )
 from service.oauth.models import OAuthClient as OAuthClient  # re-exported: the client model
+from service.oauth.secret_hashing import (
+    MAX_SECRET_BYTES,
+    hash_secret_async,
+    verify_secret,
+)
 from service.oauth.unlink import run_unlink_hooks
 from service.storage import authorization_codes as code_store
 from service.storage import clients as client_store
@@ -41,9 +43,6 @@ PERMISSIONS = ("partner_token", "introspect")
 # Ten years: longer lifetimes overflow the expiry date (a 500 at /oauth/token for every call)
 # or Mongo's 8-byte integers; 0 still means a refresh token never expires.
 MAX_TOKEN_TTL = 10 * 366 * 24 * 3600
-_HASH_SCHEME = "sha256"
-# Hashed when the client id is unknown, so that unknown ids and wrong secrets take equally long.
-_DUMMY_HASH = f"{_HASH_SCHEME}${'00' * 16}${'00' * 32}"
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
@@ -58,24 +57,6 @@ def generate_secret() -> str:
 
 def generate_client_id() -> str:
     return "client-" + secrets.token_hex(8)
-
-
-def hash_secret(secret: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.sha256(salt + secret.encode()).hexdigest()
-    return f"{_HASH_SCHEME}${salt.hex()}${digest}"
-
-
-def verify_secret(secret: str, stored: str) -> bool:
-    scheme, _, rest = stored.partition("$")
-    salt_hex, _, digest = rest.partition("$")
-    try:
-        salt = bytes.fromhex(salt_hex)
-    except ValueError:
-        return False
-    candidate = hashlib.sha256(salt + secret.encode("utf-8", "surrogatepass")).hexdigest()
-    # Constant-time: the time taken does not reveal how much of the digest matched.
-    return scheme == _HASH_SCHEME and secrets.compare_digest(candidate, digest)
 
 
 def validate_client(client: OAuthClient) -> OAuthClient:
@@ -118,6 +99,8 @@ def validate_client(client: OAuthClient) -> OAuthClient:
 def check_secret_strength(secret: str) -> None:
     if len(secret) < MIN_SECRET_LENGTH:
         raise ClientConfigError(f"a client secret must be at least {MIN_SECRET_LENGTH} characters")
+    if len(secret.encode()) > MAX_SECRET_BYTES:
+        raise ClientConfigError(f"a client secret must be at most {MAX_SECRET_BYTES} bytes")
 
 
 async def register_client(
@@ -141,7 +124,7 @@ async def register_client(
     plain = secret if secret is not None else generate_secret()
     client = validate_client(OAuthClient(
         client_id=client_id or generate_client_id(),
-        secret_hash=hash_secret(plain),
+        secret_hash=await hash_secret_async(plain),
         name=name,
         redirect_uris=tuple(dict.fromkeys(redirect_uris)),
         grant_types=frozenset(grant_types),
@@ -166,7 +149,7 @@ async def rotate_secret(db: Database, client_id: str, secret: str | None = None)
     if secret is not None:
         check_secret_strength(secret)
     plain = secret if secret is not None else generate_secret()
-    if not await client_store.set_secret_hash(db, client_id, hash_secret(plain)):
+    if not await client_store.set_secret_hash(db, client_id, await hash_secret_async(plain)):
         return None
     return plain
 
@@ -237,16 +220,16 @@ def _parse_basic(header: str) -> tuple[str, str] | None:
 
 
 async def authenticate_client(db: Database, credentials: ClientCredentials) -> OAuthClient:
-    """The registered client the credentials prove, or `invalid_client` (same answer for an
-    unknown id and a wrong secret)."""
+    """The registered client the credentials prove, or `invalid_client` (the same answer for an
+    unknown id and a wrong secret; an unknown id costs no hashing, as client ids are not
+    secrets: they travel in every authorization URL)."""
     client = await client_store.get(db, credentials.client_id)
-    stored = client.secret_hash if client else _DUMMY_HASH
-    ok = False
-    for candidate in credentials.secret_candidates:
-        ok = verify_secret(candidate, stored) or ok
-    if client is None or not ok:
+    if client is None:
         raise InvalidClient()
-    return client
+    for candidate in credentials.secret_candidates:
+        if await verify_secret(candidate, client.secret_hash):
+            return client
+    raise InvalidClient()
 
 
 def describe(client: OAuthClient) -> dict[str, Any]:

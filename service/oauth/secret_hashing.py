@@ -1,0 +1,67 @@
+"""Client secrets at rest: bcrypt hashes, checked in constant time.
+
+bcrypt is deliberately slow (about 60 ms at cost 10 here), and `/oauth/token` authenticates the
+client on every call, so a successful check is remembered in process memory, keyed by a SHA-256
+of the stored hash and the presented secret. The stored hash is still read on every call: a
+rotated secret or a removed client stops working at once. Failed checks are not remembered.
+
+Hashes of the form `sha256$<salt>$<digest>` (made before bcrypt was used) are still accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections import OrderedDict
+
+import bcrypt
+
+# Spring Security's BCryptPasswordEncoder default, as in Amazon's original sample. The cost is
+# stored in each hash, so raising it later only affects secrets set from then on.
+BCRYPT_ROUNDS = 10
+MAX_SECRET_BYTES = 72  # bcrypt reads no further; longer secrets are refused when set
+_CACHE_SIZE = 4096
+_verified: OrderedDict[bytes, None] = OrderedDict()
+_LEGACY_SCHEME = "sha256"
+
+
+def hash_secret(secret: str) -> str:
+    return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+
+
+async def hash_secret_async(secret: str) -> str:
+    """`hash_secret` off the event loop (it takes tens of milliseconds)."""
+    return await asyncio.to_thread(hash_secret, secret)
+
+
+def _check(secret: str, stored: str) -> bool:
+    candidate = secret.encode("utf-8", "surrogatepass")
+    if stored.startswith(_LEGACY_SCHEME + "$"):
+        _, salt_hex, digest = [*stored.split("$"), "", ""][:3]
+        try:
+            salt = bytes.fromhex(salt_hex)
+        except ValueError:
+            return False
+        return hmac.compare_digest(hashlib.sha256(salt + candidate).hexdigest(), digest)
+    if len(candidate) > MAX_SECRET_BYTES:
+        return False
+    try:
+        return bcrypt.checkpw(candidate, stored.encode())
+    except ValueError:  # not a bcrypt hash
+        return False
+
+
+async def verify_secret(secret: str, stored: str) -> bool:
+    key = hashlib.sha256(
+        stored.encode() + b"\0" + secret.encode("utf-8", "surrogatepass")
+    ).digest()
+    if key in _verified:
+        _verified.move_to_end(key)
+        return True
+    if not await asyncio.to_thread(_check, secret, stored):
+        return False
+    _verified[key] = None
+    if len(_verified) > _CACHE_SIZE:
+        _verified.popitem(last=False)
+    return True
