@@ -126,6 +126,19 @@ async def test_approve_redirects_with_code_and_unchanged_state(
     assert len(params["code"]) >= 43
 
 
+async def test_a_long_state_survives_the_login_round_trip(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    # The pending login is kept server-side: a cookie carrying this return URL would pass the
+    # 4 KB browsers keep and the login would fail.
+    client, _ = await create_client(server.app[DB])
+    state = "AlexaState-_0123456789" * 160  # 3,520 characters
+    params = await authorize(browser, base_url, client, state=state)
+    assert set(params) == {"code", "state"}
+    assert params["state"] == state
+    assert all(len(c.value) < 4096 for c in browser.session.cookie_jar)
+
+
 async def test_deny_redirects_with_access_denied(
     server: TestServer, base_url: str, browser: Browser
 ) -> None:

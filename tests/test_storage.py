@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp.test_utils import TestServer
 
 from service.appkeys import DB
-from service.storage import audit
+from service.storage import audit, login_attempts
+from service.storage.login_attempts import LoginAttempt
 
 
 async def test_indexes_created_and_audit_round_trip(server: TestServer) -> None:
@@ -17,3 +20,15 @@ async def test_indexes_created_and_audit_round_trip(server: TestServer) -> None:
     assert len(rows) == 1
     assert rows[0]["action"] == "link" and rows[0]["details"] == {"partner_id": "p1"}
     assert rows[0]["at"].tzinfo is not None
+
+
+async def test_login_attempt_serves_once_and_not_after_it_expires(server: TestServer) -> None:
+    db = server.app[DB]
+    now = datetime.now(UTC)
+    attempt = LoginAttempt("state-1", "nonce", "verifier", "/account")
+    await login_attempts.save(db, attempt, now)
+    assert await login_attempts.take(db, "state-1", now) == attempt
+    assert await login_attempts.take(db, "state-1", now) is None
+    await login_attempts.save(db, LoginAttempt("state-2", "n", "v", "/"), now)
+    assert await login_attempts.take(db, "state-2", now + login_attempts.LIFETIME) is None
+    assert await login_attempts.take(db, "never-saved", now) is None

@@ -1,5 +1,5 @@
-"""Periodic purge of expired codes, tokens and ended sessions, for servers without TTL indexes
-(FerretDB).
+"""Periodic purge of expired codes, tokens, ended sessions and abandoned logins, for servers
+without TTL indexes (FerretDB).
 
 On MongoDB the TTL indexes do the same; the purge is then a cheap no-op. Every process runs it;
 the deletes are idempotent, so several workers doing it at once is harmless.
@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 
 from service.appkeys import DB
 from service.db import Database
-from service.storage import authorization_codes, ended_sessions, tokens
+from service.storage import authorization_codes, ended_sessions, login_attempts, tokens
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ async def purge_expired(db: Database) -> int:
         await authorization_codes.purge(db, now)
         + await tokens.purge(db, now)
         + await ended_sessions.purge(db, now)
+        + await login_attempts.purge(db, now)
     )
 
 

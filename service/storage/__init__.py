@@ -13,6 +13,7 @@ async def ensure_indexes(db: Database) -> None:
         clients,
         ended_sessions,
         grants,
+        login_attempts,
         partner_tokens,
         partners,
         refresh_leases,
@@ -20,5 +21,5 @@ async def ensure_indexes(db: Database) -> None:
     )
 
     for module in (audit, clients, authorization_codes, tokens, grants, partners, partner_tokens,
-                   refresh_leases, ended_sessions):
+                   refresh_leases, ended_sessions, login_attempts):
         await module.ensure_indexes(db)

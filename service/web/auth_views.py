@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import UTC, datetime
 
 from aiohttp import web
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from service.appkeys import OIDC, SETTINGS
+from service.appkeys import DB, OIDC, SETTINGS
 from service.keycloak_oidc import KeycloakUnavailable, OidcError
+from service.storage import login_attempts
+from service.storage.login_attempts import LoginAttempt
 from service.web.errors import error_page
 from service.web.session import (
     PENDING_LOGIN,
@@ -42,23 +45,23 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     except OidcError as exc:
         raise error_page(request, 503, exc.message) from None
-    session[PENDING_LOGIN] = {
-        "state": state,
-        "nonce": nonce,
-        "verifier": verifier,
-        "next": safe_next(request.query.get("next")),
-    }
+    attempt = LoginAttempt(state, nonce, verifier, safe_next(request.query.get("next")))
+    await login_attempts.save(request.app[DB], attempt, datetime.now(UTC))
+    session[PENDING_LOGIN] = state
     raise web.HTTPFound(url)
 
 
 @routes.get("/login/callback", name="login_callback")
 async def login_callback(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
-    pending = session.pop(PENDING_LOGIN, None)  # single use: a replayed callback finds nothing
+    expected = session.pop(PENDING_LOGIN, None)  # single use: a replayed callback finds nothing
     state = request.query.get("state", "")
-    if not isinstance(pending, dict) or not secrets.compare_digest(
-        str(pending.get("state", "")).encode(), state.encode()
+    pending = None
+    if isinstance(expected, str) and secrets.compare_digest(
+        expected.encode(), state.encode("utf-8", "surrogatepass")
     ):
+        pending = await login_attempts.take(request.app[DB], state, datetime.now(UTC))
+    if pending is None:
         raise error_page(
             request, 400, "This login link is no longer valid. Please start the login again."
         )
@@ -71,8 +74,8 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
         result = await request.app[OIDC].finish_login(
             code=code,
             redirect_uri=_callback_url(request),
-            code_verifier=str(pending["verifier"]),
-            nonce=str(pending["nonce"]),
+            code_verifier=pending.verifier,
+            nonce=pending.nonce,
         )
     except OidcError as exc:
         log.info("login callback refused: %s", exc.message)
@@ -80,7 +83,7 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
         raise error_page(request, status, exc.message) from None
     await start_user_session(request, result.user, result.refresh_token)
     log.info("user %s logged in", result.user.username)
-    raise web.HTTPFound(safe_next(str(pending.get("next", "/"))))
+    raise web.HTTPFound(safe_next(pending.next_url))
 
 
 @routes.post("/logout", name="logout")
