@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import time
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -218,3 +219,14 @@ async def test_copied_session_cookie_is_refused_after_logout(
         assert "kc-form-login" in page.text
     finally:
         await thief.close()
+
+
+async def test_keycloak_is_asked_with_every_parameter_encoded(
+    base_url: str, browser: Browser
+) -> None:
+    async with browser.session.get(f"{base_url}/login", allow_redirects=False) as resp:
+        location = resp.headers["Location"]
+    assert f"redirect_uri={quote(base_url, safe='')}%2Flogin%2Fcallback&" in location, location
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    assert query["response_type"] == "code" and query["state"] and query["nonce"]

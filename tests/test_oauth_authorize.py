@@ -73,6 +73,8 @@ async def test_parameter_errors_redirect_with_unchanged_state(
         assert page.redirect_params == {
             **page.redirect_params, "error": error, "state": state,
         }, params
+        # Sent as encoded, not re-quoted on the way out (which would turn %2F back into /).
+        assert "state=a%20b%2Fc%2Bd%3D%26%C3%A9" in page.redirect_to, page.redirect_to
 
 
 async def test_client_requiring_pkce_refuses_request_without_it(

@@ -14,6 +14,7 @@ from service.keycloak_oidc import KeycloakUnavailable, OidcError
 from service.storage import login_attempts
 from service.storage.login_attempts import LoginAttempt
 from service.web.errors import error_page
+from service.web.redirects import redirect_off_site
 from service.web.session import (
     PENDING_LOGIN,
     end_user_session,
@@ -48,7 +49,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     attempt = LoginAttempt(state, nonce, verifier, safe_next(request.query.get("next")))
     await login_attempts.save(request.app[DB], attempt, datetime.now(UTC))
     session[PENDING_LOGIN] = state
-    raise web.HTTPFound(url)
+    raise redirect_off_site(url)
 
 
 @routes.get("/login/callback", name="login_callback")

@@ -21,6 +21,7 @@ from service.oauth.params import single_valued
 from service.oauth.token import handle_token_request
 from service.web.errors import error_page
 from service.web.pages import render
+from service.web.redirects import redirect_off_site
 from service.web.session import login_required, require_csrf
 
 routes = web.RouteTableDef()
@@ -102,7 +103,7 @@ async def _validated(
     except authorize.UntrustedRedirect as exc:
         raise error_page(request, 400, exc.message) from None
     except authorize.ClientRedirect as exc:
-        raise web.HTTPFound(exc.location) from None
+        raise redirect_off_site(exc.location) from None
 
 
 @routes.get("/oauth/authorize", name="oauth_authorize")
@@ -111,7 +112,7 @@ async def authorize_page(request: web.Request) -> web.Response:
     user = await login_required(request)  # comes back to this very URL after login
     db = request.app[DB]
     if await authorize.has_consent(db, auth, user):
-        raise web.HTTPFound(await authorize.approve(
+        raise redirect_off_site(await authorize.approve(
             db, auth, user, code_ttl=request.app[SETTINGS].code_ttl, remember=False
         ))
     return await render(request, "oauth/consent.html", {
@@ -135,4 +136,4 @@ async def authorize_decision(request: web.Request) -> web.Response:
         location = authorize.deny(auth)
     else:
         raise error_page(request, 400, "Please choose Allow or Deny.")
-    raise web.HTTPFound(location)
+    raise redirect_off_site(location)
