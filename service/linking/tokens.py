@@ -40,6 +40,9 @@ from service.storage.sealing import Sealed
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN: Final = 300.0  # seconds of lifetime left below which we refresh
+# With LWA unreachable, a stored token inside the margin is still served while it has this long
+# left: a caller is better off with a token good for a few minutes than with a 503.
+MIN_LIFETIME_SERVED: Final = 60.0
 LEASE_GRACE: Final = 5.0  # lease = LWA timeout + this: room for the Mongo writes around it
 POLL_INTERVAL: Final = 0.05
 _OWNER_PREFIX: Final = f"{socket.gethostname()}:{os.getpid()}"
@@ -101,14 +104,52 @@ async def access_token(
     """A usable LWA access token for (user, partner). `user_ref` is our user's id or username.
 
     With `stale_generation` (Alexa just answered 401 to that set's token) the set is refreshed
-    even though it has not reached `refresh_at`, unless someone already replaced it."""
+    even though it has not reached `refresh_at`, unless someone already replaced it. When LWA
+    cannot be reached, a stored token with at least MIN_LIFETIME_SERVED left is served anyway
+    (not after a 401: that token is known to be refused)."""
     partner = await partners.get(deps.db, partner_id)
     if partner is None:
         raise PartnerNotFound("no partner with this id")
     link = await partner_tokens.find(deps.db, user_ref, partner_id)
     if link is None:
         raise LinkNotFound("this user has not linked the partner's skill")
+    try:
+        return await _fresh_access_token(
+            deps, partner, link, actor=actor, stale_generation=stale_generation
+        )
+    except LwaUnreachable:
+        if stale_generation is not None:
+            raise  # Alexa refused the stored token: it is no use to anyone
+        fallback = await _still_valid_token(deps, link)
+        if fallback is None:
+            raise
+        log.warning("LWA unreachable: serving the stored token of user %s for partner %s "
+                    "(%d s left)", link.user_id, partner_id, fallback.expires_in(deps.clock()))
+        return fallback
 
+
+async def _still_valid_token(deps: LinkingDeps, link: PartnerLink) -> PartnerAccessToken | None:
+    current = await partner_tokens.get(deps.db, link.user_id, link.partner_id)
+    if (current is None or current.status is not LinkStatus.ACTIVE
+            or current.access_token is None or current.expires_at is None):
+        return None
+    left = (current.expires_at - deps.clock()).total_seconds()
+    if left < MIN_LIFETIME_SERVED:
+        return None
+    return PartnerAccessToken(
+        _open(current.access_token, deps, "LWA access token"), current.expires_at, current
+    )
+
+
+async def _fresh_access_token(
+    deps: LinkingDeps,
+    partner: partners.Partner,
+    link: PartnerLink,
+    *,
+    actor: str,
+    stale_generation: int | None,
+) -> PartnerAccessToken:
+    partner_id = partner.partner_id
     started = _ms(deps.clock())
     deadline = time.monotonic() + deps.lwa_timeout + LEASE_GRACE + 1.0
     while True:

@@ -147,6 +147,25 @@ async def test_lwa_down_on_refresh_is_503_and_keeps_the_stored_token(linking: Li
     assert linking.amazon.is_access_token_valid(answer.body["access_token"])
 
 
+async def test_lwa_down_inside_the_margin_serves_the_still_valid_token(linking: Linking) -> None:
+    await linking.link()
+    before = (await linking.partner_token()).body["access_token"]
+    doc = await linking.link_doc()
+    assert doc is not None
+    await linking.db["partner_tokens"].update_one(
+        {"_id": doc["_id"]}, {"$set": {"refresh_at": datetime.now(UTC)}}
+    )
+    linking.amazon.set_lwa_down()
+    answer = await linking.partner_token()
+    assert answer.status == 200
+    assert answer.body["access_token"] == before
+    assert 3600 - 30 <= answer.body["expires_in"] <= 3600  # the truth, not a fresh hour
+    linking.amazon.set_lwa_down(False)
+    answer = await linking.partner_token()  # still due: refreshed now that LWA answers
+    assert answer.status == 200 and answer.body["access_token"] != before
+    assert linking.amazon.is_access_token_valid(answer.body["access_token"])
+
+
 async def test_unknown_link_is_404(linking: Linking) -> None:
     answer = await linking.partner_token("nobody")
     assert (answer.status, answer.body["error"]) == (404, "link_not_found")
