@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from service.appkeys import DB
 from service.oauth.housekeeping import purge_expired
-from service.oauth.models import AuthorizationCode
+from service.oauth.models import AuthorizationCode, Token
 from service.oauth.token import secret_hash
 from service.storage import authorization_codes, grants, tokens
 from tests.support.browser import Browser
@@ -69,3 +69,21 @@ async def test_purge_removes_long_expired_codes(server: TestServer) -> None:
     await purge_expired(db)
     assert await authorization_codes.get(db, "old") is None
     assert await authorization_codes.get(db, "fresh") is not None
+
+
+async def test_a_revoked_refresh_token_that_never_expires_is_purged_a_day_later(
+    server: TestServer,
+) -> None:
+    db = server.app[DB]
+    now = datetime.now(UTC)
+    forever = Token(token_hash="rt-forever", kind="refresh", client_id="c", user_id="u",
+                    username="u", scopes=frozenset(), grant_id="g", issued_at=now,
+                    expires_at=None)
+    await tokens.insert_many(db, [forever])
+    await purge_expired(db)
+    assert await tokens.get(db, "rt-forever") is not None  # live: kept however old
+    await tokens.revoke_grant(db, "g")
+    await purge_expired(db)
+    assert await tokens.get(db, "rt-forever") is not None  # revoked: kept a day
+    assert await tokens.purge(db, now + timedelta(hours=23)) == 0
+    assert await tokens.purge(db, now + timedelta(hours=25)) == 1

@@ -8,7 +8,7 @@ token one authorization produced (one code exchange and the refreshes that follo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.db import Database
@@ -17,7 +17,13 @@ from service.storage.ttl import ensure_ttl_index
 
 COLLECTION = "tokens"
 KEEP_AFTER_EXPIRY = timedelta(days=1)
-_REVOKE = {"$set": {"revoked": True}}
+
+
+def _revoke() -> dict[str, Any]:
+    """Mark revoked, and due for purging a day from now at the latest: a refresh token that
+    never expires has no purge date until it is revoked."""
+    return {"$set": {"revoked": True},
+            "$min": {"purge_at": datetime.now(UTC) + KEEP_AFTER_EXPIRY}}
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -85,23 +91,23 @@ async def find_active_access(db: Database, token_hash: str, now: datetime) -> To
 
 
 async def revoke(db: Database, token_hash: str) -> None:
-    await db[COLLECTION].update_one({"_id": token_hash}, _REVOKE)
+    await db[COLLECTION].update_one({"_id": token_hash}, _revoke())
 
 
 async def revoke_grant(db: Database, grant_id: str) -> int:
-    result = await db[COLLECTION].update_many({"grant_id": grant_id, "revoked": False}, _REVOKE)
+    result = await db[COLLECTION].update_many({"grant_id": grant_id, "revoked": False}, _revoke())
     return result.modified_count
 
 
 async def revoke_user_client(db: Database, user_id: str, client_id: str) -> int:
     result = await db[COLLECTION].update_many(
-        {"user_id": user_id, "client_id": client_id, "revoked": False}, _REVOKE
+        {"user_id": user_id, "client_id": client_id, "revoked": False}, _revoke()
     )
     return result.modified_count
 
 
 async def revoke_client(db: Database, client_id: str) -> int:
-    result = await db[COLLECTION].update_many({"client_id": client_id, "revoked": False}, _REVOKE)
+    result = await db[COLLECTION].update_many({"client_id": client_id, "revoked": False}, _revoke())
     return result.modified_count
 
 
@@ -117,7 +123,7 @@ async def retire_predecessor(db: Database, successor: Token) -> None:
             {"_id": previous},
             {"previous": previous, "_id": {"$ne": successor.token_hash}},
         ]},
-        _REVOKE,
+        _revoke(),
     )
     await db[COLLECTION].update_one(
         {"_id": successor.token_hash}, {"$set": {"previous": None, "rotated_from": previous}}
