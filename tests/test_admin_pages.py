@@ -109,6 +109,11 @@ async def test_partner_secret_is_never_shown(
     )
     assert saved.status == 200 and "skill-partner" in saved.text
     assert secret not in saved.text
+    # No OAuth client has the partner's id yet: the list says Alexa cannot reach it.
+    assert "No OAuth client has this id" in saved.text
+    await create_client(server.app[DB], client_id="skill-partner")
+    listed = await browser.get(f"{base_url}/admin/partners")
+    assert "skill-partner" in listed.text and "No OAuth client has this id" not in listed.text
     edit = await browser.get(f"{base_url}/admin/partners/skill-partner")
     assert secret not in edit.text
     stored = await partner_store.get(server.app[DB], "skill-partner")

@@ -207,7 +207,14 @@ async def client_delete(request: web.Request) -> web.Response:
 @routes.get("/admin/partners", name="admin_partners")
 async def partners_list(request: web.Request) -> web.Response:
     await admin_required(request)
-    partners = [partner_domain.describe(p) for p in await partner_store.list_all(request.app[DB])]
+    db = request.app[DB]
+    client_ids = {c.client_id for c in await client_store.list_all(db)}
+    # Alexa's reciprocal and AcceptGrant calls find the partner through the client their token
+    # was issued to, so a partner id without such a client is never reached.
+    partners = [
+        {**partner_domain.describe(p), "has_client": p.partner_id in client_ids}
+        for p in await partner_store.list_all(db)
+    ]
     return await render(request, "admin/partners.html", {"partners": partners})
 
 
