@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,11 @@ from service.appkeys import DB, MONGO, SETTINGS
 log = logging.getLogger(__name__)
 
 Database = AsyncDatabase[dict[str, Any]]
+
+
+def mongo_time(moment: datetime) -> datetime:
+    """`moment` at the precision Mongo stores (milliseconds), to compare with a time read back."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def connect(uri: str) -> AsyncMongoClient[dict[str, Any]]:

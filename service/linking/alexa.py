@@ -137,7 +137,9 @@ async def send(
             ended = await partner_tokens.end_link(
                 deps.db, link.user_id, partner_id, status=LinkStatus.INACTIVE,
                 reason=details.get("alexa_code", "alexa_403"), now=deps.clock(),
-                generation=link.generation,
+                # The skill is disabled for this linking, however often its token was
+                # refreshed meanwhile (by a concurrent caller); a re-link is left alone.
+                linked_at=link.linked_at,
             )
             if ended:
                 await audit.record(deps.db, "link_inactive", actor=actor, user_id=link.user_id,

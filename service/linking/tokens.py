@@ -22,6 +22,7 @@ from typing import Final, NoReturn
 
 from service import lwa
 from service.crypto import KeyRingError
+from service.db import mongo_time
 from service.linking.deps import LinkingDeps
 from service.linking.errors import (
     LinkInactive,
@@ -64,11 +65,6 @@ class PartnerAccessToken:
 
     def expires_in(self, now: datetime) -> int:
         return max(0, int((self.expires_at - now).total_seconds()))
-
-
-def _ms(moment: datetime) -> datetime:
-    """Mongo keeps milliseconds; compare at that precision."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _open(sealed: Sealed, deps: LinkingDeps, what: str) -> str:
@@ -150,7 +146,7 @@ async def _fresh_access_token(
     stale_generation: int | None,
 ) -> PartnerAccessToken:
     partner_id = partner.partner_id
-    started = _ms(deps.clock())
+    started = mongo_time(deps.clock())
     deadline = time.monotonic() + deps.lwa_timeout + LEASE_GRACE + 1.0
     while True:
         _check_active(link)
@@ -235,7 +231,7 @@ async def _refresh_holding(
         outcome = "unavailable"
         raise
     finally:
-        await refresh_leases.finish(deps.db, lease, outcome=outcome, now=_ms(deps.clock()))
+        await refresh_leases.finish(deps.db, lease, outcome=outcome, now=mongo_time(deps.clock()))
         if outcome == "done":
             await refresh_leases.delete_older(deps.db, lease.user_id, lease.partner_id,
                                               lease.generation)

@@ -24,7 +24,7 @@ from typing import Any, Final, Literal
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from service.crypto import KeyRing, KeyRingError
-from service.db import Database
+from service.db import Database, mongo_time
 from service.storage.sealing import RekeyCount, Sealed
 
 COLLECTION = "partner_tokens"
@@ -279,14 +279,18 @@ async def end_link(
     reason: str,
     now: datetime,
     generation: int | None = None,
+    linked_at: datetime | None = None,
 ) -> bool:
     """Mark an active link revoked/inactive and delete its tokens. With `generation`, only if
-    the stored set is still that one (a re-link in the meantime is left alone)."""
+    the stored set is still that one; with `linked_at`, only if it still comes from that
+    linking (refreshes since then are fine). A re-link in the meantime is left alone."""
     for _ in range(WRITE_TRIES):
         current = await get(db, user_id, partner_id)
         if current is None or current.status is not LinkStatus.ACTIVE:
             return False
         if generation is not None and current.generation != generation:
+            return False
+        if linked_at is not None and mongo_time(current.linked_at) != mongo_time(linked_at):
             return False
         ended = dataclasses.replace(
             current, status=status, status_reason=reason, access_token=None,

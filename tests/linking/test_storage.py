@@ -143,3 +143,28 @@ async def test_a_refresh_of_a_set_two_changes_old_is_not_stored(linking: Linking
     docs = await linking.db[partner_tokens.COLLECTION].find(
         {"user_id": "slow-refresh"}).to_list(None)
     assert [(d["status"], d["access_token_enc"]) for d in docs] == [("revoked", None)]
+
+
+async def test_ending_a_linking_survives_its_refreshes_but_not_a_relink(linking: Linking) -> None:
+    """Alexa's 403 ends the linking its request was made for, even when a concurrent caller
+    refreshed the token meanwhile; a re-link since then is the customer's new word."""
+    link = await _linked(linking, "disabled-skill")
+    assert await _refreshed(linking, link)
+    assert not await partner_tokens.end_link(
+        linking.db, "disabled-skill", PARTNER_ID, status=LinkStatus.INACTIVE,
+        reason="SKILL_DISABLED_EXCEPTION", now=datetime.now(UTC), generation=link.generation,
+    )
+    assert await partner_tokens.end_link(
+        linking.db, "disabled-skill", PARTNER_ID, status=LinkStatus.INACTIVE,
+        reason="SKILL_DISABLED_EXCEPTION", now=datetime.now(UTC), linked_at=link.linked_at,
+    )
+    final = await partner_tokens.get(linking.db, "disabled-skill", PARTNER_ID)
+    assert final is not None and final.status is LinkStatus.INACTIVE
+
+    old = await _linked(linking, "relinked")
+    await asyncio.sleep(0.01)
+    await _linked(linking, "relinked", access="Atza|new")
+    assert not await partner_tokens.end_link(
+        linking.db, "relinked", PARTNER_ID, status=LinkStatus.INACTIVE,
+        reason="SKILL_DISABLED_EXCEPTION", now=datetime.now(UTC), linked_at=old.linked_at,
+    )
