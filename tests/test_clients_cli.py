@@ -94,6 +94,7 @@ async def test_admin_chosen_secret_must_be_long_enough(
 async def test_invalid_registration_is_refused(server: TestServer, settings: Settings) -> None:
     too_long = str(10**14)  # would overflow the expiry date: a 500 on every token request
     for args in (["--redirect-uri", "not a url"], ["--redirect-uri", "https://x/cb#frag"],
+                 ["--redirect-uri", "https://[x/cb"],
                  ["--grant", "client_credentials", "--access-token-ttl", too_long],
                  ["--grant", "client_credentials", "--access-token-ttl", str(10**20)],
                  ["--redirect-uri", "https://x/cb", "--refresh-token-ttl", too_long],
@@ -152,6 +153,11 @@ async def test_seed_is_idempotent_and_prints_working_credentials(
                                      backend["client_secret"]) == 200
     ids = sorted(c.client_id for c in await client_store.list_all(server.app[DB]))
     assert "demo-alexa-client" in ids and "demo-app-backend" in ids
+    # A secret changed meanwhile is brought back to the published demo one.
+    assert (await cli(settings, "clients", "rotate-secret", "demo-app-backend")).returncode == 0
+    assert (await cli(settings, "seed")).returncode == 0
+    assert await _client_credentials(base_url, backend["client_id"],
+                                     backend["client_secret"]) == 200
 
 
 async def test_seed_refuses_outside_dev_mode(server: TestServer, settings: Settings) -> None:

@@ -94,12 +94,18 @@ async def test_too_large_api_body_is_an_oauth_style_error(client: Any) -> None:
 
 
 @pytest.mark.parametrize("path", ["/logout", "/oauth/authorize", "/account/revoke"])
-async def test_undecodable_form_on_a_page_is_400_not_500(client: Any, path: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"csrf_token=\xff\xfe&client_id=x", "application/x-www-form-urlencoded"),
+        (b"csrf_token=x&client_id=x", "application/x-www-form-urlencoded; charset=no-such"),
+    ],
+)
+async def test_undecodable_form_on_a_page_is_400_not_500(
+    client: Any, path: str, body: bytes, content_type: str
+) -> None:
     resp = await client.post(
-        path,
-        data=b"csrf_token=\xff\xfe&client_id=x",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        allow_redirects=False,
+        path, data=body, headers={"Content-Type": content_type}, allow_redirects=False
     )
     # /account/revoke asks an anonymous visitor to log in first; the others read the form.
     assert resp.status in (302, 400), path

@@ -9,6 +9,7 @@ import bcrypt
 from aiohttp.test_utils import TestServer
 
 from service.appkeys import DB
+from service.oauth.clients import rotate_secret, update_client, with_changes
 from service.storage import clients as client_store
 from tests.support.oauth import basic_auth, client_credentials_token, create_client, post
 
@@ -148,3 +149,18 @@ async def test_helper_token_matches_endpoint_token(server: TestServer) -> None:
     db = server.app[DB]
     client, _ = await create_client(db, grant_types=["client_credentials"], scopes=[])
     assert len(await client_credentials_token(db, client)) >= 43
+
+
+async def test_an_edit_made_from_an_older_copy_keeps_a_rotated_secret(
+    server: TestServer, base_url: str
+) -> None:
+    db = server.app[DB]
+    client, old = await create_client(db, grant_types=["client_credentials"], scopes=[])
+    new = await rotate_secret(db, client.client_id)
+    assert new is not None
+    # An admin's edit form was loaded before the rotation and is saved after it.
+    assert await update_client(db, with_changes(client, name="Renamed"))
+    for secret, status in ((old, 401), (new, 200)):
+        answer = await post(f"{base_url}/oauth/token", CC,
+                            headers={"Authorization": basic_auth(client.client_id, secret)})
+        assert answer.status == status

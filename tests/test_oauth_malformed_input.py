@@ -30,7 +30,8 @@ async def test_garbage_basic_headers_are_invalid_client(base_url: str, path: str
     for header in ("Basic", "Basic !!!not-base64!!!", "Basic " + "/w==",  # \xff: not UTF-8
                    "Basic Zm9v",  # "foo": no colon
                    "Basic OnNlY3JldA==",  # ":secret": empty id
-                   "Basic " + "A" * 5000):
+                   "Basic " + "A" * 5000,
+                   "Basic ééé", "Basic abcÿ"):  # not ASCII: not base64 at all
         answer = await post(f"{base_url}{path}", {"grant_type": "client_credentials",
                                                   "token": "t"},
                             headers={"Authorization": header})
@@ -51,6 +52,16 @@ async def test_non_utf8_body_is_a_json_error(base_url: str, creds: dict[str, str
         assert isinstance(answer.body, dict), body
         if answer.status >= 400:
             assert "error" in answer.body, body
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+async def test_unknown_charset_is_invalid_request(base_url: str, creds: dict[str, str],
+                                                  path: str) -> None:
+    answer = await post(f"{base_url}{path}", b"grant_type=client_credentials&token=t",
+                        headers={**creds,
+                                 "Content-Type": FORM["Content-Type"] + "; charset=no-such"})
+    assert answer.status == 400, answer.body
+    assert _is_oauth_error(answer, "invalid_request"), answer.body
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)

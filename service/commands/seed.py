@@ -11,16 +11,16 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from service.commands.database import run_with_db
 from service.commands.partners import seed_demo_partner
 from service.db import Database
 from service.oauth.clients import describe as describe_client
-from service.oauth.clients import register_client, update_client
+from service.oauth.clients import register_client, rotate_secret, update_client
 from service.oauth.models import OAuthClient
-from service.oauth.secret_hashing import hash_secret_async
+from service.oauth.secret_hashing import verify_secret
 from service.settings import Settings, load_settings
 from service.storage import clients as client_store
 
@@ -48,7 +48,8 @@ SeedStep = Callable[[SeedContext], Awaitable[dict[str, Any]]]
 
 async def ensure_client(db: Database, wanted: OAuthClient, secret: str) -> OAuthClient:
     """Create the client, or bring an existing one back to `wanted` with `secret`."""
-    if await client_store.get(db, wanted.client_id) is None:
+    existing = await client_store.get(db, wanted.client_id)
+    if existing is None:
         client, _ = await register_client(
             db, client_id=wanted.client_id, name=wanted.name,
             redirect_uris=wanted.redirect_uris, grant_types=wanted.grant_types,
@@ -57,7 +58,9 @@ async def ensure_client(db: Database, wanted: OAuthClient, secret: str) -> OAuth
             refresh_policy=wanted.refresh_policy, permissions=wanted.permissions, secret=secret,
         )
         return client
-    await update_client(db, replace(wanted, secret_hash=await hash_secret_async(secret)))
+    await update_client(db, wanted)
+    if not await verify_secret(secret, existing.secret_hash):
+        await rotate_secret(db, wanted.client_id, secret)
     found = await client_store.get(db, wanted.client_id)
     assert found is not None
     return found

@@ -33,8 +33,12 @@ def _resolve(value: str, table: Mapping[str, str], what: str) -> str:
     known = table.get(value.upper())
     if known is not None:
         return known
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed "[" in the host
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
+            or parts.query or parts.fragment:
         raise RegionError(
             f"{what} must be one of {', '.join(table)} or an absolute http(s) URL without query"
         )

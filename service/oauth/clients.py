@@ -69,8 +69,12 @@ def validate_client(client: OAuthClient) -> OAuthClient:
     if unknown or not client.grant_types:
         raise ClientConfigError(f"grant types must be some of {', '.join(GRANT_TYPES)}")
     for uri in client.redirect_uris:
-        parts = urlsplit(uri)
-        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # e.g. an unclosed "[" in the host
+            parts = None
+        if parts is None or parts.scheme not in ("https", "http") or not parts.netloc \
+                or parts.fragment:
             raise ClientConfigError(
                 f"redirect URI {uri!r} must be an absolute URL without fragment"
             )
@@ -211,7 +215,7 @@ def _parse_basic(header: str) -> tuple[str, str] | None:
         return None  # another scheme is not client authentication; the body may carry it
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # also non-ASCII input, and UnicodeDecodeError
         raise InvalidClient("The Basic credentials are malformed.") from None
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:

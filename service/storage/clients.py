@@ -64,9 +64,11 @@ async def insert(db: Database, client: OAuthClient) -> None:
 
 
 async def replace(db: Database, client: OAuthClient) -> bool:
-    """Overwrite a client's registration; False when it does not exist."""
+    """Overwrite a client's registration, but not its secret (`set_secret_hash` alone sets it,
+    so an edit cannot undo a rotation made meanwhile); False when it does not exist."""
     doc = _to_doc(client)
     doc.pop("created_at")
+    doc.pop("secret_hash")
     result = await db[COLLECTION].update_one({"_id": client.client_id}, {"$set": doc})
     return result.matched_count == 1
 

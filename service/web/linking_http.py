@@ -69,7 +69,7 @@ async def form_params(request: web.Request) -> dict[str, str]:
         return single_valued(form.items())
     except OAuthError as exc:
         raise InvalidRequest(exc.description) from None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, LookupError):  # LookupError: unknown charset
         raise InvalidRequest("the request body is not valid form data") from None
 
 

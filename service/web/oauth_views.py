@@ -36,7 +36,7 @@ async def read_form(request: web.Request) -> dict[str, str]:
         raise InvalidRequest(f"The request body must be {FORM}.")
     try:
         form = await request.post()
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, LookupError):  # LookupError: unknown charset
         raise InvalidRequest("The request body is not valid form data.") from None
     return single_valued(form.items())
 

@@ -111,7 +111,7 @@ async def require_csrf(request: web.Request) -> dict[str, str]:
 
     try:
         form = await request.post()
-    except (UnicodeDecodeError, ValueError):  # not UTF-8, or not a form at all
+    except (UnicodeDecodeError, ValueError, LookupError):  # not UTF-8, unknown charset, not a form
         raise error_page(request, 400, "The form could not be read. Please try again.") from None
     session = await get_session(request)
     if not csrf_valid(session, form.get("csrf_token")):

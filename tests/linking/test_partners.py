@@ -42,7 +42,7 @@ def test_regions(value: str | None, token_url: str, api_base: str) -> None:
     assert regions.alexa_api_base(value) == api_base
 
 
-@pytest.mark.parametrize("bad", ["US", "ftp://x", "https://", "https://x/?q=1"])
+@pytest.mark.parametrize("bad", ["US", "ftp://x", "https://", "https://x/?q=1", "https://[x/o2"])
 def test_unknown_region_or_url_is_refused(bad: str) -> None:
     with pytest.raises(regions.RegionError):
         regions.lwa_token_url(bad)

@@ -104,6 +104,16 @@ async def test_json_body_is_invalid_request(linking: Linking) -> None:
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
 
 
+async def test_form_in_an_unknown_charset_is_invalid_request(linking: Linking) -> None:
+    answer = await call(
+        "POST", f"{linking.base_url}/api/reciprocal/authorize",
+        data=f"grant_type=reciprocal_authorization_code&client_id={PARTNER_ID}&code=x".encode(),
+        headers={**bearer(await linking.user_token()),
+                 "Content-Type": "application/x-www-form-urlencoded; charset=no-such"},
+    )
+    assert (answer.status, answer.body["error"]) == (400, "invalid_request")
+
+
 async def test_unknown_partner_is_invalid_client(linking: Linking) -> None:
     answer = await linking.reciprocal(await linking.user_token(), client_id="no-such-partner",
                                       code=linking.lwa_code())
