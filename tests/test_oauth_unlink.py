@@ -3,7 +3,8 @@ tokens stop working, the consent is forgotten, and the unlink hooks run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -14,6 +15,7 @@ from service.oauth import unlink
 from service.oauth.bearer import InvalidToken, authenticate_access_token
 from service.oauth.clients import remove_client
 from service.storage import audit, grants
+from service.storage import tokens as token_store
 from tests.support.browser import Browser
 from tests.support.oauth import (
     authorize_url,
@@ -114,6 +116,10 @@ async def test_failing_hook_does_not_stop_the_others(
     assert calls == [("u-1", client.client_id)]
     with pytest.raises(InvalidToken):  # our own tokens were revoked before the hooks ran
         await authenticate_access_token(db, tokens["access_token"])
+    # The consent is kept, so the link is still listed and the person can try again.
+    assert [g.client_id for g in await grants.list_for_user(db, "u-1")] == [client.client_id]
+    await unlink.revoke_grant(db, user_id="u-1", client_id=client.client_id)
+    assert await grants.list_for_user(db, "u-1") == []
 
 
 async def test_removed_client_can_no_longer_obtain_or_use_tokens(
@@ -133,3 +139,62 @@ async def test_removed_client_can_no_longer_obtain_or_use_tokens(
     assert await grants.list_for_user(db, "u-1") == []
     assert calls == [("u-1", client.client_id)]
     assert not await remove_client(db, client.client_id)
+
+
+@pytest.fixture
+def unlink_during_issue(
+    server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str, str], None]:
+    """Makes the next token insert wait for an unlink of (user, client) to finish first: the
+    unlink lands while a token request is between its checks and its write."""
+
+    def arm(user_id: str, client_id: str) -> None:
+        original = token_store.insert_many
+
+        async def insert_after_unlink(db: Database, tokens: list[Any]) -> None:
+            monkeypatch.setattr(token_store, "insert_many", original)
+            await unlink.revoke_grant(db, user_id=user_id, client_id=client_id)
+            await original(db, tokens)
+
+        monkeypatch.setattr(token_store, "insert_many", insert_after_unlink)
+
+    return arm
+
+
+async def _active_tokens(db: Database, client_id: str) -> int:
+    return await db[token_store.COLLECTION].count_documents(
+        {"client_id": client_id, "revoked": False}
+    )
+
+
+async def test_an_exchange_racing_an_unlink_leaves_no_live_token(
+    server: TestServer, base_url: str, browser: Browser,
+    unlink_during_issue: Callable[[str, str], None],
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db)
+    code = await get_code(browser, base_url, client)
+    [grant] = await grants.list_for_client(db, client.client_id)
+    unlink_during_issue(grant.user_id, client.client_id)
+    answer = await token_request(base_url, {"grant_type": "authorization_code", "code": code,
+                                            "redirect_uri": client.redirect_uris[0]},
+                                 client_id=client.client_id, secret=secret)
+    assert answer.status == 400 and answer.body["error"] == "invalid_grant"
+    assert await _active_tokens(db, client.client_id) == 0
+
+
+@pytest.mark.parametrize("policy", ["reuse", "rotate"])
+async def test_a_refresh_racing_an_unlink_leaves_no_live_token(
+    server: TestServer, base_url: str, policy: str,
+    unlink_during_issue: Callable[[str, str], None],
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db, refresh_policy=policy)
+    tokens = await issue_tokens(db, client, user_id="u-1", username="one")
+    unlink_during_issue("u-1", client.client_id)
+    answer = await token_request(
+        base_url, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        client_id=client.client_id, secret=secret,
+    )
+    assert answer.status == 400 and answer.body["error"] == "invalid_grant"
+    assert await _active_tokens(db, client.client_id) == 0

@@ -168,9 +168,11 @@ async def exchange_code(
         db, client, user_id=code.user_id, username=code.username, scope=code.scopes,
         grant_id=code.grant_id, with_refresh=client.allows_grant(REFRESH_TOKEN),
     )
-    if await code_store.was_replayed(db, code_hash):
-        # A replay arrived while these tokens were being issued: they are revoked like the rest.
+    if await code_store.was_replayed(db, code_hash) or await code_store.get(db, code_hash) is None:
+        # A replay, or an unlink (it deletes the user's codes first), arrived while these
+        # tokens were being issued: they are revoked like the rest.
         await token_store.revoke_grant(db, code.grant_id)
+        raise InvalidGrant(BAD_CODE)
     return response
 
 
@@ -207,13 +209,21 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
     rotate = client.refresh_policy == ROTATE
     # RFC 6749 §6: a narrower `scope` narrows the access token only; a rotated refresh token
     # keeps the scope of the one it replaces, or the narrowing would be permanent.
-    return await issue_tokens(
+    response = await issue_tokens(
         db, client, user_id=token.user_id, username=token.username, scope=requested,
         grant_id=token.grant_id, with_refresh=True,
         keep_refresh_token=None if rotate else value,
         previous=token.token_hash if rotate else None,
         refresh_scope=token.scopes,
     )
+    presented = await token_store.get(db, token.token_hash)
+    if presented is None or not presented.active(datetime.now(UTC)):
+        # Revoked while we were issuing (an unlink, a revocation): what it gave is revoked too.
+        await token_store.revoke(db, secret_hash(response.access_token))
+        if rotate and response.refresh_token is not None:
+            await token_store.revoke(db, secret_hash(response.refresh_token))
+        raise InvalidGrant(BAD_REFRESH)
+    return response
 
 
 async def client_credentials(

@@ -1,8 +1,8 @@
 """Unlinking: a user (account page) or an admin revokes what a client holds for a user.
 
 `revoke_grant(db, user_id=..., client_id=...)` revokes the user's access *and* refresh tokens
-for the client (a later refresh gets `invalid_grant`), forgets the remembered consent (the next
-linking asks again), records it in the audit log, and then runs every unlink hook.
+for the client (a later refresh gets `invalid_grant`), records it in the audit log, runs every
+unlink hook, and then forgets the remembered consent (the next linking asks again).
 
 Hooks let other features clean up what they hold for the same link without this module knowing
 them. The reciprocal-linking feature registers one that deletes the user's partner (LWA) tokens:
@@ -16,7 +16,7 @@ Register at import time of a module that `create_app` imports (a handler module 
 hook is in place in every process before the first request. Hooks must be idempotent: they
 also run when a client is removed (once per user who had linked it) and on repeated unlinks.
 Every hook runs even when one fails; the first failure is then raised, so the caller can tell
-the person to try again (our own tokens are already revoked by then).
+the person to try again (our own tokens are already revoked by then, the consent is kept).
 """
 
 from __future__ import annotations
@@ -57,12 +57,17 @@ async def run_unlink_hooks(db: Database, *, user_id: str, client_id: str) -> Non
 
 async def revoke_grant(db: Database, *, user_id: str, client_id: str,
                        actor: str | None = None) -> int:
-    """Unlink `client_id` from `user_id`; returns how many tokens were revoked."""
-    revoked = await token_store.revoke_user_client(db, user_id, client_id)
+    """Unlink `client_id` from `user_id`; returns how many tokens were revoked.
+
+    The order matters. Codes go first: an exchange already under way finds its code gone
+    after issuing and revokes what it issued (`token.exchange_code`); then the tokens. The
+    consent goes last, after the hooks: if one fails, the link is still listed on the account
+    page and the person can try again."""
     # A code issued just before the unlink must not produce tokens afterwards.
     await code_store.delete_for_user_client(db, user_id, client_id)
-    await grant_store.forget(db, user_id=user_id, client_id=client_id)
+    revoked = await token_store.revoke_user_client(db, user_id, client_id)
     await audit.record(db, "oauth.unlink", actor=actor or user_id, user_id=user_id,
                        client_id=client_id, revoked=revoked)
     await run_unlink_hooks(db, user_id=user_id, client_id=client_id)
+    await grant_store.forget(db, user_id=user_id, client_id=client_id)
     return revoked
