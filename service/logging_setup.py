@@ -13,19 +13,24 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 _SECRET_PATTERNS = [
-    re.compile(r"(?i)(authorization:\s*)(basic|bearer)\s+\S+"),
-    re.compile(
+    # A credential after its scheme, with or without the header name before it (aiohttp's
+    # "line too long" error quotes a bare header value).
+    (re.compile(r"(?i)\b(basic|bearer)(\s+)[^\s'\"]+"), r"\1\2[redacted]"),
+    (re.compile(
         r"(?i)\b(code|code_verifier|client_secret|access_token|refresh_token|token|password|"
         r"assertion|id_token_hint|state)=([^&\s\"']+)"
-    ),
-    re.compile(r"\b(Atz[ar]\|)\S+"),
+    ), r"\1=[redacted]"),
+    (re.compile(r"\b(Atz[ar]\|)\S+"), r"\1[redacted]"),
+    # Query strings of quoted paths and URLs (codes travel in them), whatever the parameter.
+    (re.compile(r"((?:^|[\s'\"(])(?:https?://[^\s/'\"?]+)?/[^\s?'\"]*)\?[^\s'\"]*"),
+     r"\1?[redacted]"),
 ]
 
 
 def redact(text: str) -> str:
-    text = _SECRET_PATTERNS[0].sub(r"\1\2 [redacted]", text)
-    text = _SECRET_PATTERNS[1].sub(r"\1=[redacted]", text)
-    return _SECRET_PATTERNS[2].sub(r"\1[redacted]", text)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class RedactingFilter(logging.Filter):

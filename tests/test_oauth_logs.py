@@ -105,3 +105,17 @@ def test_tracebacks_are_redacted_too() -> None:
     text = RedactingFormatter("%(message)s").format(record)
     assert "Got more than 8190 bytes" in text
     assert "c0de-sekrit" not in text
+
+
+def test_bare_credentials_and_query_strings_are_masked() -> None:
+    basic = base64.b64encode(b"demo-client:demo-secret").decode()
+    for line, secret in (
+        (f"LineTooLong: Got more than 8190 bytes when reading: b'Basic {basic} AAAA'", basic),
+        ("when reading: b'Bearer q9Xv-sekrit-token AAAA'", "q9Xv-sekrit-token"),
+        ("b'/login?next=/oauth/authorize?client_id%3Dx%26lwa%3Dsekrit'", "sekrit"),
+        ("fetching https://kc.example/realms/r/auth?session_code=sekrit1 failed", "sekrit1"),
+    ):
+        cleaned = redact(line)
+        assert secret not in cleaned, cleaned
+    assert redact("GET /healthz 200") == "GET /healthz 200"
+    assert redact("a question? yes") == "a question? yes"

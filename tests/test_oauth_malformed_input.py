@@ -65,6 +65,16 @@ async def test_unknown_charset_is_invalid_request(base_url: str, creds: dict[str
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
+async def test_undecodable_compressed_body_is_invalid_request(
+    base_url: str, creds: dict[str, str], path: str
+) -> None:
+    answer = await post(f"{base_url}{path}", b"xxxgarbage",
+                        headers={**creds, **FORM, "Content-Encoding": "deflate"})
+    assert answer.status == 400, answer.body
+    assert _is_oauth_error(answer, "invalid_request"), answer.body
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
 async def test_json_body_is_invalid_request(base_url: str, creds: dict[str, str],
                                             path: str) -> None:
     answer = await post(f"{base_url}{path}", json={"grant_type": "client_credentials",

@@ -39,7 +39,7 @@ from service.oauth.models import (
     Token,
 )
 from service.oauth.params import required
-from service.storage import audit
+from service.storage import audit, unlinks
 from service.storage import authorization_codes as code_store
 from service.storage import tokens as token_store
 
@@ -168,12 +168,27 @@ async def exchange_code(
         db, client, user_id=code.user_id, username=code.username, scope=code.scopes,
         grant_id=code.grant_id, with_refresh=client.allows_grant(REFRESH_TOKEN),
     )
-    if await code_store.was_replayed(db, code_hash) or await code_store.get(db, code_hash) is None:
-        # A replay, or an unlink (it deletes the user's codes first), arrived while these
-        # tokens were being issued: they are revoked like the rest.
+    if await code_store.was_replayed(db, code_hash):
+        # A replay arrived while these tokens were being issued: they are revoked like the rest
+        # (this exchange still won; its answer is the one the RFC lets a replay spoil).
+        await token_store.revoke_grant(db, code.grant_id)
+    elif await _unlinked_since(db, code.user_id, client.client_id, code.created_at):
         await token_store.revoke_grant(db, code.grant_id)
         raise InvalidGrant(BAD_CODE)
     return response
+
+
+async def _unlinked_since(
+    db: Database, user_id: str | None, client_id: str, granted_at: datetime
+) -> bool:
+    """Whether the user unlinked the client after `granted_at` (when the presented code or
+    refresh token was made): checked after issuing, since the unlink's revocation can miss
+    tokens inserted while it runs (`storage.unlinks`). Servers' clocks are assumed in step
+    (NTP); a skew of a few milliseconds only matters for a re-link made within it."""
+    if user_id is None:
+        return False
+    unlinked = await unlinks.last(db, user_id, client_id)
+    return unlinked is not None and unlinked >= granted_at
 
 
 def _check_redirect_uri(client: OAuthClient, code: AuthorizationCode, sent: str | None) -> None:
@@ -216,9 +231,7 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
         previous=token.token_hash if rotate else None,
         refresh_scope=token.scopes,
     )
-    presented = await token_store.get(db, token.token_hash)
-    if presented is None or not presented.active(datetime.now(UTC)):
-        # Revoked while we were issuing (an unlink, a revocation): what it gave is revoked too.
+    if await _unlinked_since(db, token.user_id, client.client_id, token.issued_at):
         await token_store.revoke(db, secret_hash(response.access_token))
         if rotate and response.refresh_token is not None:
             await token_store.revoke(db, secret_hash(response.refresh_token))

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from service.db import Database
-from service.storage import audit
+from service.storage import audit, unlinks
 from service.storage import authorization_codes as code_store
 from service.storage import grants as grant_store
 from service.storage import tokens as token_store
@@ -59,10 +60,11 @@ async def revoke_grant(db: Database, *, user_id: str, client_id: str,
                        actor: str | None = None) -> int:
     """Unlink `client_id` from `user_id`; returns how many tokens were revoked.
 
-    The order matters. Codes go first: an exchange already under way finds its code gone
-    after issuing and revokes what it issued (`token.exchange_code`); then the tokens. The
+    The order matters. The unlink record goes first: a token request already under way checks
+    it after issuing and revokes what it issued (`token.py`); then codes and tokens. The
     consent goes last, after the hooks: if one fails, the link is still listed on the account
     page and the person can try again."""
+    await unlinks.record(db, user_id, client_id, datetime.now(UTC))
     # A code issued just before the unlink must not produce tokens afterwards.
     await code_store.delete_for_user_client(db, user_id, client_id)
     revoked = await token_store.revoke_user_client(db, user_id, client_id)

@@ -18,8 +18,9 @@ async def ensure_indexes(db: Database) -> None:
         partners,
         refresh_leases,
         tokens,
+        unlinks,
     )
 
     for module in (audit, clients, authorization_codes, tokens, grants, partners, partner_tokens,
-                   refresh_leases, ended_sessions, login_attempts):
+                   refresh_leases, ended_sessions, login_attempts, unlinks):
         await module.ensure_indexes(db)

@@ -6,6 +6,8 @@ import logging
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pymongo.errors import PyMongoError
 
 from service.web.session import Handler
@@ -83,6 +85,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         page = error_page(request, exc.status, message)
         page.headers.update(kept)
         raise page from None
+    except (RequestPayloadError, HttpProcessingError):
+        # The body could not be read: a broken compressed body, a connection cut mid-upload.
+        if wants_json(request):
+            return _json_error(400, "The request body could not be read.")
+        raise error_page(request, 400, "The request body could not be read.") from None
     except PyMongoError as exc:  # the database is down or unreachable: nothing was half-done
         log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
         if wants_json(request):
