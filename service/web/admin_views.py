@@ -54,13 +54,19 @@ async def admin_home(request: web.Request) -> web.Response:
 # --- OAuth clients -------------------------------------------------------------------------
 
 
+def _seconds(value: str | None, default: int) -> int:
+    value = (value or "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()):  # int() would also take "١٢" or "+5"
+        raise ClientConfigError("token lifetimes must be whole numbers of seconds")
+    return int(value)
+
+
 def _client_form(form: dict[str, str], multi: Any) -> dict[str, Any]:
     """Form fields → keyword arguments of register_client (ClientConfigError on bad numbers)."""
-    try:
-        access_ttl = int(form.get("access_token_ttl") or 3600)
-        refresh_ttl = int(form.get("refresh_token_ttl") or 0)
-    except ValueError:
-        raise ClientConfigError("token lifetimes must be whole numbers of seconds") from None
+    access_ttl = _seconds(form.get("access_token_ttl"), 3600)
+    refresh_ttl = _seconds(form.get("refresh_token_ttl"), 0)
     return {
         "name": form.get("name", "").strip(),
         "redirect_uris": [

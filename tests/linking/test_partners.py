@@ -131,6 +131,17 @@ async def test_partners_cli_warns_when_no_client_has_the_partner_id(linking: Lin
     assert right.returncode == 0 and "warning" not in right.stderr
 
 
+async def test_partners_cli_does_not_guess_an_abbreviated_option(linking: Linking) -> None:
+    # `--lwa-client-secret` is not `--lwa-client-secret-file`: the secret must not be taken for
+    # a path (nor echoed back as one in an error).
+    settings: Settings = linking.app[SETTINGS]
+    done = cli(settings, "partners", "add", "other-skill", "--lwa-client-id", "amzn1.x",
+               "--lwa-client-secret", "abc-secret")
+    assert done.returncode == 2
+    assert "unrecognized arguments: --lwa-client-secret" in done.stderr
+    assert await partners.get(linking.db, "other-skill") is None
+
+
 async def test_partners_cli_refuses_a_throwaway_dev_key(linking: Linking) -> None:
     settings: Settings = linking.app[SETTINGS]
     env = settings_env(settings)
