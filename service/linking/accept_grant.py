@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from service.linking.deps import LinkingDeps
@@ -83,6 +84,7 @@ class Grantee:
     user_id: str | None
     username: str | None
     client_id: str
+    authorized_at: datetime  # when the grantee token was issued
 
 
 async def accept_grant(
@@ -105,7 +107,8 @@ async def accept_grant(
     if partner is None:
         log.warning("AcceptGrant for client %s, which is not a partner", grantee.client_id)
         return failure("the skill's client is not configured as a partner")
-    caller = Caller(grantee.user_id, grantee.username, grantee.client_id)
+    caller = Caller(grantee.user_id, grantee.username, grantee.client_id,
+                    grantee.authorized_at)
     try:
         await link_account(deps, partner, caller, code=directive.code, via="accept_grant")
     except LinkingError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from service import lwa
 from service.crypto import KeyRingError
@@ -19,12 +19,13 @@ from service.linking.errors import (
     InvalidClient,
     InvalidGrant,
     InvalidRequest,
+    InvalidToken,
     LwaUnreachable,
     StoredSecretUnreadable,
     UnsupportedGrantType,
 )
 from service.linking.tokens import refresh_at_for
-from service.storage import audit, partner_tokens, partners
+from service.storage import audit, partner_tokens, partners, unlinks
 from service.storage.partner_tokens import LinkStatus, PartnerLink
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Caller:
     user_id: str
     username: str | None
     client_id: str
+    authorized_at: datetime  # when that access token was issued
 
 
 async def reciprocal_authorize(
@@ -119,6 +121,15 @@ async def link_account(
         alexa_api_base=partner.alexa_api_base,
         now=now,
     )
+    unlinked = await unlinks.last(deps.db, caller.user_id, caller.client_id)
+    if unlinked is not None and unlinked >= caller.authorized_at:
+        # The customer unlinked the skill while we were at LWA (the unlink's clean-up may have
+        # run before this store): the tokens must not outlive it.
+        await partner_tokens.end_link(
+            deps.db, caller.user_id, partner.partner_id, status=LinkStatus.REVOKED,
+            reason="unlinked", now=deps.clock(), generation=link.generation,
+        )
+        raise InvalidToken("the access token was revoked while linking; nothing was kept")
     await audit.record(deps.db, "link", actor=f"client:{caller.client_id}",
                        user_id=caller.user_id, partner_id=partner.partner_id, via=via,
                        relinked=link.generation > 1,

@@ -291,8 +291,13 @@ async def _refresh(
         expires_at=expires_at, refresh_at=refresh_at_for(now, tokens.expires_in), now=now,
     )
     if not written:
-        # The link was replaced (re-linked or ended) while we were at LWA; the fresh token is
-        # still good for this caller, but the stored set is newer than ours and stays.
+        current = await partner_tokens.get(deps.db, link.user_id, link.partner_id)
+        if current is None or current.status is not LinkStatus.ACTIVE:
+            # Unlinked while we were at LWA: the fresh token must not reach anyone.
+            raise LinkRevoked("the link was ended while its token was being refreshed",
+                              reason=None if current is None else current.status_reason)
+        # Re-linked meanwhile: the fresh token is still good for this caller, but the stored
+        # set is newer than ours and stays.
         log.warning("refreshed tokens for user %s / partner %s not stored: link changed meanwhile",
                     link.user_id, link.partner_id)
         return PartnerAccessToken(tokens.access_token, expires_at, link)

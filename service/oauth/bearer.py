@@ -33,6 +33,7 @@ class AccessContext:
     scopes: frozenset[str]
     grant_id: str | None
     expires_at: datetime
+    issued_at: datetime
 
 
 class InvalidToken(Exception):
@@ -48,6 +49,7 @@ async def authenticate_access_token(db: Database, token: str) -> AccessContext:
     return AccessContext(
         user_id=found.user_id, username=found.username, client_id=found.client_id,
         scopes=found.scopes, grant_id=found.grant_id, expires_at=found.expires_at,
+        issued_at=found.issued_at,
     )
 
 

@@ -3,7 +3,12 @@ user's LWA tokens for the partner with that client id are deleted, and it is aud
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from service.oauth.unlink import revoke_grant
+from service.storage import partner_tokens
 from tests.support.linking import PARTNER_ID, USER_ID, Linking
 
 
@@ -40,3 +45,39 @@ async def test_relinking_after_unlink_works(linking: Linking) -> None:
     await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
     await linking.link()
     assert (await linking.partner_token()).status == 200
+
+
+async def test_a_link_racing_an_unlink_keeps_nothing(
+    linking: Linking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alexa's reciprocal call is at LWA when the customer unlinks (the unlink's clean-up runs
+    before the new tokens are stored): they must not be kept."""
+    token = await linking.user_token()
+    store = partner_tokens.store_link
+
+    async def store_after_unlink(*args: Any, **kwargs: Any) -> Any:
+        await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+        return await store(*args, **kwargs)
+
+    monkeypatch.setattr(partner_tokens, "store_link", store_after_unlink)
+    answer = await linking.reciprocal(token, client_id=PARTNER_ID, code=linking.lwa_code())
+    assert (answer.status, answer.body["error"]) == (401, "invalid_token")
+    doc = await linking.link_doc()
+    assert doc is not None and doc["status"] == "revoked"
+    assert doc["access_token_enc"] is None and doc["refresh_token_enc"] is None
+
+
+async def test_a_refresh_racing_an_unlink_hands_out_nothing(
+    linking: Linking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await linking.link()
+    await linking.age_link()
+    complete = partner_tokens.complete_refresh
+
+    async def complete_after_unlink(*args: Any, **kwargs: Any) -> Any:
+        await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+        return await complete(*args, **kwargs)
+
+    monkeypatch.setattr(partner_tokens, "complete_refresh", complete_after_unlink)
+    answer = await linking.partner_token()
+    assert (answer.status, answer.body["error"]) == (409, "link_revoked")
