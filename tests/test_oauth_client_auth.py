@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 
 import bcrypt
+import pytest
 from aiohttp.test_utils import TestServer
 
 from service.appkeys import DB
+from service.oauth import secret_hashing
 from service.oauth.clients import rotate_secret, update_client, with_changes
 from service.storage import clients as client_store
 from tests.support.oauth import basic_auth, client_credentials_token, create_client, post
@@ -164,3 +166,18 @@ async def test_an_edit_made_from_an_older_copy_keeps_a_rotated_secret(
         answer = await post(f"{base_url}/oauth/token", CC,
                             headers={"Authorization": basic_auth(client.client_id, secret)})
         assert answer.status == status
+
+
+async def test_too_many_waiting_secret_checks_is_503_but_known_secrets_still_pass(
+    server: TestServer, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_id, secret = await _backend(server)
+    auth = {"Authorization": basic_auth(client_id, secret)}
+    monkeypatch.setattr(secret_hashing, "MAX_PENDING", 0)  # as if a flood filled the queue
+    busy = await post(f"{base_url}/oauth/token", CC, headers=auth)
+    assert busy.status == 503 and busy.body["error"] == "temporarily_unavailable"
+    assert busy.headers["Retry-After"] == "1"
+    monkeypatch.setattr(secret_hashing, "MAX_PENDING", 32)
+    assert (await post(f"{base_url}/oauth/token", CC, headers=auth)).status == 200
+    monkeypatch.setattr(secret_hashing, "MAX_PENDING", 0)
+    assert (await post(f"{base_url}/oauth/token", CC, headers=auth)).status == 200  # remembered

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus, urlsplit
 
 from service.db import Database
-from service.oauth.errors import InvalidClient, InvalidRequest
+from service.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable
 from service.oauth.models import (
     AUTHORIZATION_CODE,
     GRANT_TYPES,
@@ -27,6 +27,7 @@ from service.oauth.models import (
 from service.oauth.models import OAuthClient as OAuthClient  # re-exported: the client model
 from service.oauth.secret_hashing import (
     MAX_SECRET_BYTES,
+    CheckerBusy,
     hash_secret_async,
     verify_secret,
 )
@@ -230,9 +231,12 @@ async def authenticate_client(db: Database, credentials: ClientCredentials) -> O
     client = await client_store.get(db, credentials.client_id)
     if client is None:
         raise InvalidClient()
-    for candidate in credentials.secret_candidates:
-        if await verify_secret(candidate, client.secret_hash):
-            return client
+    try:
+        for candidate in credentials.secret_candidates:
+            if await verify_secret(candidate, client.secret_hash):
+                return client
+    except CheckerBusy:
+        raise TemporarilyUnavailable() from None
     raise InvalidClient()
 
 

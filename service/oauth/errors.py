@@ -103,3 +103,14 @@ class ServerError(OAuthError):
     error = "server_error"
     status = 500
     default_description = "The server could not handle the request. Please try again."
+
+
+class TemporarilyUnavailable(OAuthError):
+    """Too busy to check client credentials right now (RFC 6749 §4.1.2.1 names the code)."""
+
+    error = "temporarily_unavailable"
+    status = 503
+    default_description = "The server is busy. Please try again shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {**NO_STORE, "Retry-After": "1"}

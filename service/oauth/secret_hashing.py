@@ -5,6 +5,11 @@ client on every call, so a successful check is remembered in process memory, key
 of the stored hash and the presented secret. The stored hash is still read on every call: a
 rotated secret or a removed client stops working at once. Failed checks are not remembered.
 
+Checks run on a pool of their own, so a flood of wrong secrets cannot starve the threads the
+rest of the server uses (DNS lookups for LWA and Alexa); past MAX_PENDING waiting checks a new
+one is refused at once (`CheckerBusy`) instead of queueing for seconds. Remembered secrets are
+not affected: they need no check.
+
 Hashes of the form `sha256$<salt>$<digest>` (made before bcrypt was used) are still accepted.
 """
 
@@ -13,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 
@@ -24,6 +31,13 @@ MAX_SECRET_BYTES = 72  # bcrypt reads no further; longer secrets are refused whe
 _CACHE_SIZE = 4096
 _verified: OrderedDict[bytes, None] = OrderedDict()
 _LEGACY_SCHEME = "sha256"
+MAX_PENDING = 32
+_checks = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bcrypt")
+_pending = 0
+
+
+class CheckerBusy(Exception):
+    """Too many secret checks are waiting already."""
 
 
 def hash_secret(secret: str) -> str:
@@ -32,7 +46,7 @@ def hash_secret(secret: str) -> str:
 
 async def hash_secret_async(secret: str) -> str:
     """`hash_secret` off the event loop (it takes tens of milliseconds)."""
-    return await asyncio.to_thread(hash_secret, secret)
+    return await asyncio.get_running_loop().run_in_executor(_checks, hash_secret, secret)
 
 
 def _check(secret: str, stored: str) -> bool:
@@ -59,7 +73,15 @@ async def verify_secret(secret: str, stored: str) -> bool:
     if key in _verified:
         _verified.move_to_end(key)
         return True
-    if not await asyncio.to_thread(_check, secret, stored):
+    global _pending
+    if _pending >= MAX_PENDING:
+        raise CheckerBusy()
+    _pending += 1
+    try:
+        ok = await asyncio.get_running_loop().run_in_executor(_checks, _check, secret, stored)
+    finally:
+        _pending -= 1
+    if not ok:
         return False
     _verified[key] = None
     if len(_verified) > _CACHE_SIZE:
