@@ -11,7 +11,14 @@ from aiohttp.test_utils import TestServer
 
 from service.appkeys import DB
 from service.oauth.models import OAuthClient
-from tests.support.oauth import Answer, create_client, issue_tokens, token_request
+from tests.support.oauth import (
+    Answer,
+    basic_auth,
+    create_client,
+    issue_tokens,
+    post,
+    token_request,
+)
 
 
 async def _refresh(base_url: str, client: OAuthClient, secret: str, refresh_token: str,
@@ -148,3 +155,28 @@ async def test_client_without_refresh_grant_cannot_refresh(
     await update_client(db, with_changes(client, grant_types=frozenset({"authorization_code"})))
     answer = await _refresh(base_url, client, secret, tokens["refresh_token"])
     assert answer.status == 400 and answer.body["error"] == "unauthorized_client"
+
+
+async def test_revoking_a_successor_at_its_first_use_holds(
+    server: TestServer, base_url: str
+) -> None:
+    """The first use of a rotated refresh token retires its predecessor; a revocation of that
+    token at the same moment must not be undone by it (FerretDB writes whole documents back)."""
+    client, secret, tokens = await _linked(server, refresh_policy="rotate")
+    auth = {"Authorization": basic_auth(client.client_id, secret)}
+    current = tokens["refresh_token"]
+    for i in range(15):
+        successor = (await _refresh(base_url, client, secret, current)).body["refresh_token"]
+        await asyncio.gather(
+            _refresh(base_url, client, secret, successor),
+            post(f"{base_url}/oauth/revoke", {"token": successor}, headers=auth),
+        )
+        after = await _refresh(base_url, client, secret, successor)
+        assert after.status == 400 and after.body["error"] == "invalid_grant", i
+        # Start the next round from a live token of a fresh link.
+        current = (await _linked_again(server, client))["refresh_token"]
+
+
+async def _linked_again(server: TestServer, client: OAuthClient) -> dict[str, Any]:
+    return await issue_tokens(server.app[DB], client, user_id="u-1", username="user",
+                              scope="profile alexa::health:profile:write")

@@ -8,8 +8,11 @@ token one authorization produced (one code exchange and the refreshes that follo
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pymongo.errors import DuplicateKeyError
 
 from service.db import Database
 from service.oauth.models import Token
@@ -17,6 +20,9 @@ from service.storage.ttl import ensure_ttl_index
 
 COLLECTION = "tokens"
 KEEP_AFTER_EXPIRY = timedelta(days=1)
+_RETIRED = "retired:"
+# After that a successor's next use retires its (long revoked) predecessor again: harmless.
+_RETIRED_KEEP = timedelta(days=30)
 
 
 def _revoke() -> dict[str, Any]:
@@ -113,10 +119,15 @@ async def revoke_client(db: Database, client_id: str) -> int:
 
 async def retire_predecessor(db: Database, successor: Token) -> None:
     """Rotation: the successor's first use ends its predecessor and the predecessor's other
-    successors (issued when a refresh was retried); the link is then cleared so later uses of
-    the successor cost nothing. Idempotent, so concurrent first uses are harmless."""
+    successors (issued when a refresh was retried). Done once, as recorded by a marker document
+    `retired:<predecessor hash>` (a unique insert); the successor's own document is never
+    rewritten, since FerretDB writes a whole document back on update and would undo a revocation
+    of it made at the same moment. Idempotent, so concurrent first uses are harmless."""
     previous = successor.previous
     if previous is None:
+        return
+    marker = _RETIRED + previous
+    if await db[COLLECTION].find_one({"_id": marker}, {"_id": 1}) is not None:
         return
     await db[COLLECTION].update_many(
         {"kind": "refresh", "$or": [
@@ -125,9 +136,10 @@ async def retire_predecessor(db: Database, successor: Token) -> None:
         ]},
         _revoke(),
     )
-    await db[COLLECTION].update_one(
-        {"_id": successor.token_hash}, {"$set": {"previous": None, "rotated_from": previous}}
-    )
+    with contextlib.suppress(DuplicateKeyError):
+        await db[COLLECTION].insert_one(
+            {"_id": marker, "kind": "retired", "purge_at": datetime.now(UTC) + _RETIRED_KEEP}
+        )
 
 
 async def purge(db: Database, now: datetime) -> int:
