@@ -230,3 +230,17 @@ async def test_keycloak_is_asked_with_every_parameter_encoded(
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
     assert query["response_type"] == "code" and query["state"] and query["nonce"]
+
+
+async def test_two_tabs_logging_in_at_once_both_finish(base_url: str, browser: Browser) -> None:
+    locations = []
+    for next_path in ("/healthz", "/"):
+        async with browser.session.get(f"{base_url}/login?next={next_path}",
+                                       allow_redirects=False) as resp:
+            locations.append(resp.headers["Location"])
+    first = await browser.keycloak_login(await browser.get(locations[0]), "user", "password")
+    assert first.url == f"{base_url}/healthz"
+    # The second tab's login page is still open; Keycloak now knows the user and sends it back.
+    second = await browser.get(locations[1])
+    assert second.url == f"{base_url}/"
+    assert re.search(r'id="username">user<', second.text)

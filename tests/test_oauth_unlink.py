@@ -3,7 +3,7 @@ tokens stop working, the consent is forgotten, and the unlink hooks run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,10 +19,12 @@ from service.storage import tokens as token_store
 from tests.support.browser import Browser
 from tests.support.oauth import (
     authorize_url,
+    basic_auth,
     create_client,
     get_code,
     issue_tokens,
     open_authorize,
+    post,
     token_request,
 )
 
@@ -141,22 +143,35 @@ async def test_removed_client_can_no_longer_obtain_or_use_tokens(
     assert not await remove_client(db, client.client_id)
 
 
-@pytest.fixture
-def unlink_during_issue(
-    server: TestServer, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[str, str], None]:
-    """Makes the next token insert wait for an unlink of (user, client) to finish first: the
-    unlink lands while a token request is between its checks and its write."""
+Revocation = Callable[[Database], Awaitable[object]]
 
-    def arm(user_id: str, client_id: str) -> None:
+
+@pytest.fixture
+def revoke_during_issue(monkeypatch: pytest.MonkeyPatch) -> Callable[[Revocation], None]:
+    """Makes the next token insert wait for `revocation` to finish first: it lands while a
+    token request is between its checks and its write."""
+
+    def arm(revocation: Revocation) -> None:
         original = token_store.insert_many
 
-        async def insert_after_unlink(db: Database, tokens: list[Any]) -> None:
+        async def insert_after_revocation(db: Database, tokens: list[Any]) -> None:
             monkeypatch.setattr(token_store, "insert_many", original)
-            await unlink.revoke_grant(db, user_id=user_id, client_id=client_id)
+            await revocation(db)
             await original(db, tokens)
 
-        monkeypatch.setattr(token_store, "insert_many", insert_after_unlink)
+        monkeypatch.setattr(token_store, "insert_many", insert_after_revocation)
+
+    return arm
+
+
+@pytest.fixture
+def unlink_during_issue(
+    revoke_during_issue: Callable[[Revocation], None],
+) -> Callable[[str, str], None]:
+    def arm(user_id: str, client_id: str) -> None:
+        revoke_during_issue(
+            lambda db: unlink.revoke_grant(db, user_id=user_id, client_id=client_id)
+        )
 
     return arm
 
@@ -197,4 +212,35 @@ async def test_a_refresh_racing_an_unlink_leaves_no_live_token(
         client_id=client.client_id, secret=secret,
     )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
+    assert await _active_tokens(db, client.client_id) == 0
+
+
+@pytest.mark.parametrize("policy", ["reuse", "rotate"])
+async def test_a_refresh_racing_the_revocation_of_its_token_leaves_no_live_token(
+    server: TestServer, base_url: str, policy: str,
+    revoke_during_issue: Callable[[Revocation], None],
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db, refresh_policy=policy)
+    tokens = await issue_tokens(db, client, user_id="u-1", username="one")
+    auth = {"Authorization": basic_auth(client.client_id, secret)}
+    revoke_during_issue(lambda db: post(f"{base_url}/oauth/revoke",
+                                        {"token": tokens["refresh_token"]}, headers=auth))
+    answer = await token_request(
+        base_url, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        client_id=client.client_id, secret=secret,
+    )
+    assert answer.status == 400 and answer.body["error"] == "invalid_grant"
+    assert await _active_tokens(db, client.client_id) == 0
+
+
+async def test_a_token_request_racing_the_removal_of_its_client_leaves_no_live_token(
+    server: TestServer, base_url: str, revoke_during_issue: Callable[[Revocation], None],
+) -> None:
+    db = server.app[DB]
+    client, secret = await create_client(db, grant_types=["client_credentials"], scopes=[])
+    revoke_during_issue(lambda db: remove_client(db, client.client_id))
+    answer = await token_request(base_url, {"grant_type": "client_credentials"},
+                                 client_id=client.client_id, secret=secret)
+    assert answer.status == 401 and answer.body["error"] == "invalid_client"
     assert await _active_tokens(db, client.client_id) == 0

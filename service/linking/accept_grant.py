@@ -85,6 +85,7 @@ class Grantee:
     username: str | None
     client_id: str
     authorized_at: datetime  # when the grantee token was issued
+    grant_id: str | None = None  # the authorization it came from
 
 
 async def accept_grant(
@@ -108,7 +109,7 @@ async def accept_grant(
         log.warning("AcceptGrant for client %s, which is not a partner", grantee.client_id)
         return failure("the skill's client is not configured as a partner")
     caller = Caller(grantee.user_id, grantee.username, grantee.client_id,
-                    grantee.authorized_at)
+                    grantee.authorized_at, grantee.grant_id)
     try:
         await link_account(deps, partner, caller, code=directive.code, via="accept_grant")
     except LinkingError as exc:

@@ -25,7 +25,7 @@ from service.linking.errors import (
     UnsupportedGrantType,
 )
 from service.linking.tokens import refresh_at_for
-from service.storage import audit, partner_tokens, partners, unlinks
+from service.storage import audit, partner_tokens, partners, revocations
 from service.storage.partner_tokens import LinkStatus, PartnerLink
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Caller:
     username: str | None
     client_id: str
     authorized_at: datetime  # when that access token was issued
+    grant_id: str | None = None  # the authorization it came from
 
 
 async def reciprocal_authorize(
@@ -121,13 +122,15 @@ async def link_account(
         alexa_api_base=partner.alexa_api_base,
         now=now,
     )
-    unlinked = await unlinks.last(deps.db, caller.user_id, caller.client_id)
-    if unlinked is not None and unlinked >= caller.authorized_at:
-        # The customer unlinked the skill while we were at LWA (the unlink's clean-up may have
-        # run before this store): the tokens must not outlive it.
+    if await revocations.revoked_since(
+        deps.db, user_id=caller.user_id, client_id=caller.client_id, grant_id=caller.grant_id,
+        granted_at=caller.authorized_at,
+    ):
+        # The customer unlinked the skill (or its token or client was revoked) while we were at
+        # LWA, and the clean-up may have run before this store: the tokens must not outlive it.
         await partner_tokens.end_link(
             deps.db, caller.user_id, partner.partner_id, status=LinkStatus.REVOKED,
-            reason="unlinked", now=deps.clock(), generation=link.generation,
+            reason="unlinked", now=deps.clock(), linked_at=link.linked_at,
         )
         raise InvalidToken("the access token was revoked while linking; nothing was kept")
     await audit.record(deps.db, "link", actor=f"client:{caller.client_id}",

@@ -35,6 +35,7 @@ from service.oauth.unlink import run_unlink_hooks
 from service.storage import authorization_codes as code_store
 from service.storage import clients as client_store
 from service.storage import grants as grant_store
+from service.storage import revocations
 from service.storage import tokens as token_store
 
 MIN_SECRET_LENGTH = 24
@@ -162,6 +163,8 @@ async def rotate_secret(db: Database, client_id: str, secret: str | None = None)
 async def remove_client(db: Database, client_id: str) -> bool:
     """Delete the client and everything it holds: its tokens stop working at once, its
     consents and codes are gone, and the unlink hooks run for each user who had linked it."""
+    # Recorded first, so a token request of this client under way cannot keep what it issues.
+    await revocations.record_client_removal(db, client_id, datetime.now(UTC))
     linked = [g.user_id for g in await grant_store.list_for_client(db, client_id)]
     existed = await client_store.delete(db, client_id)
     await token_store.revoke_client(db, client_id)

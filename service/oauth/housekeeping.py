@@ -18,7 +18,13 @@ from pymongo.errors import PyMongoError
 
 from service.appkeys import DB
 from service.db import Database
-from service.storage import authorization_codes, ended_sessions, login_attempts, tokens, unlinks
+from service.storage import (
+    authorization_codes,
+    ended_sessions,
+    login_attempts,
+    revocations,
+    tokens,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ async def purge_expired(db: Database) -> int:
         + await tokens.purge(db, now)
         + await ended_sessions.purge(db, now)
         + await login_attempts.purge(db, now)
-        + await unlinks.purge(db, now)
+        + await revocations.purge(db, now)
     )
 
 

@@ -23,6 +23,7 @@ from service.db import Database
 from service.oauth import pkce, scopes
 from service.oauth.clients import authenticate_client, read_credentials
 from service.oauth.errors import (
+    InvalidClient,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
@@ -39,7 +40,7 @@ from service.oauth.models import (
     Token,
 )
 from service.oauth.params import required
-from service.storage import audit, unlinks
+from service.storage import audit, revocations
 from service.storage import authorization_codes as code_store
 from service.storage import tokens as token_store
 
@@ -123,6 +124,7 @@ async def issue_tokens(
 async def handle_token_request(
     db: Database, authorization: str | None, params: Mapping[str, str]
 ) -> TokenResponse:
+    started = datetime.now(UTC)
     credentials = read_credentials(authorization, params)
     grant_type = required(params, "grant_type")
     if grant_type not in GRANT_TYPES:
@@ -134,7 +136,7 @@ async def handle_token_request(
         return await exchange_code(db, client, params)
     if grant_type == REFRESH_TOKEN:
         return await refresh(db, client, params)
-    return await client_credentials(db, client, params)
+    return await client_credentials(db, client, params, authenticated_at=started)
 
 
 async def exchange_code(
@@ -172,23 +174,13 @@ async def exchange_code(
         # A replay arrived while these tokens were being issued: they are revoked like the rest
         # (this exchange still won; its answer is the one the RFC lets a replay spoil).
         await token_store.revoke_grant(db, code.grant_id)
-    elif await _unlinked_since(db, code.user_id, client.client_id, code.created_at):
+    elif await revocations.revoked_since(
+        db, user_id=code.user_id, client_id=client.client_id, grant_id=None,
+        granted_at=code.created_at,
+    ):  # unlinked or client removed while we were issuing (`storage.revocations`)
         await token_store.revoke_grant(db, code.grant_id)
         raise InvalidGrant(BAD_CODE)
     return response
-
-
-async def _unlinked_since(
-    db: Database, user_id: str | None, client_id: str, granted_at: datetime
-) -> bool:
-    """Whether the user unlinked the client after `granted_at` (when the presented code or
-    refresh token was made): checked after issuing, since the unlink's revocation can miss
-    tokens inserted while it runs (`storage.unlinks`). Servers' clocks are assumed in step
-    (NTP); a skew of a few milliseconds only matters for a re-link made within it."""
-    if user_id is None:
-        return False
-    unlinked = await unlinks.last(db, user_id, client_id)
-    return unlinked is not None and unlinked >= granted_at
 
 
 def _check_redirect_uri(client: OAuthClient, code: AuthorizationCode, sent: str | None) -> None:
@@ -231,7 +223,10 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
         previous=token.token_hash if rotate else None,
         refresh_scope=token.scopes,
     )
-    if await _unlinked_since(db, token.user_id, client.client_id, token.issued_at):
+    if await revocations.revoked_since(
+        db, user_id=token.user_id, client_id=client.client_id, grant_id=token.grant_id,
+        granted_at=token.issued_at,
+    ):  # revoked, unlinked or client removed while we were issuing (`storage.revocations`)
         await token_store.revoke(db, secret_hash(response.access_token))
         if rotate and response.refresh_token is not None:
             await token_store.revoke(db, secret_hash(response.refresh_token))
@@ -240,12 +235,19 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
 
 
 async def client_credentials(
-    db: Database, client: OAuthClient, params: Mapping[str, str]
+    db: Database, client: OAuthClient, params: Mapping[str, str], *, authenticated_at: datetime
 ) -> TokenResponse:
     requested = scopes.parse(params.get("scope")) or client.scopes
     unknown = client.unknown_scopes(requested)
     if unknown:
         raise InvalidScope(f"Scope not allowed for this client: {scopes.render(unknown)}.")
     # RFC 6749 §4.4.3: no refresh token; the token acts for the client, not for a user.
-    return await issue_tokens(db, client, user_id=None, username=None, scope=requested,
-                              grant_id=None, with_refresh=False)
+    response = await issue_tokens(db, client, user_id=None, username=None, scope=requested,
+                                  grant_id=None, with_refresh=False)
+    if await revocations.revoked_since(
+        db, user_id=None, client_id=client.client_id, grant_id=None,
+        granted_at=authenticated_at,
+    ):  # the client was removed while we were issuing (`storage.revocations`)
+        await token_store.revoke(db, secret_hash(response.access_token))
+        raise InvalidClient()
+    return response

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from service.db import Database
-from service.storage import audit, unlinks
+from service.storage import audit, revocations
 from service.storage import authorization_codes as code_store
 from service.storage import grants as grant_store
 from service.storage import tokens as token_store
@@ -60,11 +60,12 @@ async def revoke_grant(db: Database, *, user_id: str, client_id: str,
                        actor: str | None = None) -> int:
     """Unlink `client_id` from `user_id`; returns how many tokens were revoked.
 
-    The order matters. The unlink record goes first: a token request already under way checks
-    it after issuing and revokes what it issued (`token.py`); then codes and tokens. The
+    The order matters. The revocation record goes first: a token request already under way
+    checks it after issuing and revokes what it issued (`storage.revocations`); then codes and
+    tokens. The
     consent goes last, after the hooks: if one fails, the link is still listed on the account
     page and the person can try again."""
-    await unlinks.record(db, user_id, client_id, datetime.now(UTC))
+    await revocations.record_unlink(db, user_id, client_id, datetime.now(UTC))
     # A code issued just before the unlink must not produce tokens afterwards.
     await code_store.delete_for_user_client(db, user_id, client_id)
     revoked = await token_store.revoke_user_client(db, user_id, client_id)

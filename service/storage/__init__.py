@@ -17,10 +17,10 @@ async def ensure_indexes(db: Database) -> None:
         partner_tokens,
         partners,
         refresh_leases,
+        revocations,
         tokens,
-        unlinks,
     )
 
     for module in (audit, clients, authorization_codes, tokens, grants, partners, partner_tokens,
-                   refresh_leases, ended_sessions, login_attempts, unlinks):
+                   refresh_leases, ended_sessions, login_attempts, revocations):
         await module.ensure_indexes(db)

@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp_session import Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from service.appkeys import DB, OIDC, SETTINGS
@@ -32,6 +33,14 @@ def _callback_url(request: web.Request) -> str:
     return request.app[SETTINGS].url(str(request.app.router["login_callback"].url_for()))
 
 
+MAX_PENDING_LOGINS = 5  # tabs logging in at once
+
+
+def _pending_states(session: Session) -> list[str]:
+    value = session.get(PENDING_LOGIN)
+    return [s for s in value if isinstance(s, str)] if isinstance(value, list) else []
+
+
 @routes.get("/login", name="login")
 async def login(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
@@ -48,19 +57,22 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise error_page(request, 503, exc.message) from None
     attempt = LoginAttempt(state, nonce, verifier, safe_next(request.query.get("next")))
     await login_attempts.save(request.app[DB], attempt, datetime.now(UTC))
-    session[PENDING_LOGIN] = state
+    # Several tabs may be logging in at once: each callback finds its own state here.
+    session[PENDING_LOGIN] = [*_pending_states(session)[-(MAX_PENDING_LOGINS - 1):], state]
     raise redirect_off_site(url)
 
 
 @routes.get("/login/callback", name="login_callback")
 async def login_callback(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
-    expected = session.pop(PENDING_LOGIN, None)  # single use: a replayed callback finds nothing
     state = request.query.get("state", "")
+    states = _pending_states(session)
+    mine = [s for s in states
+            if secrets.compare_digest(s.encode(), state.encode("utf-8", "surrogatepass"))]
+    others = [s for s in states if s not in mine]
     pending = None
-    if isinstance(expected, str) and secrets.compare_digest(
-        expected.encode(), state.encode("utf-8", "surrogatepass")
-    ):
+    if mine:
+        session[PENDING_LOGIN] = others  # single use
         pending = await login_attempts.take(request.app[DB], state, datetime.now(UTC))
     if pending is None:
         raise error_page(
@@ -83,6 +95,8 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
         status = 503 if isinstance(exc, KeycloakUnavailable) else 400
         raise error_page(request, status, exc.message) from None
     await start_user_session(request, result.user, result.refresh_token)
+    if others:  # other tabs still on their way through Keycloak
+        (await get_session(request))[PENDING_LOGIN] = others
     log.info("user %s logged in", result.user.username)
     raise web.HTTPFound(safe_next(pending.next_url))
 

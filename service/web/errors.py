@@ -8,7 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure
 
 from service.web.session import Handler
 
@@ -85,12 +85,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         page = error_page(request, exc.status, message)
         page.headers.update(kept)
         raise page from None
+    except ConnectionResetError:
+        # The client went away mid-request (an upload cut short): nobody reads the answer.
+        log.info("client disconnected during %s %s", request.method, request.path)
+        return web.Response(status=400, text="The connection was closed.")
     except (RequestPayloadError, HttpProcessingError):
         # The body could not be read: a broken compressed body, a connection cut mid-upload.
         if wants_json(request):
             return _json_error(400, "The request body could not be read.")
         raise error_page(request, 400, "The request body could not be read.") from None
-    except PyMongoError as exc:  # the database is down or unreachable: nothing was half-done
+    except ConnectionFailure as exc:  # the database is down or unreachable
+        # (Other database errors, such as a duplicate key, are bugs: the 500 below.)
         log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
         if wants_json(request):
             response = _json_error(503, MESSAGES[503])

@@ -57,7 +57,8 @@ async def reciprocal(request: web.Request) -> web.Response:
         raise bad_form
     await reciprocal_authorize(
         linking_deps(request.app),
-        Caller(access.user_id, access.username, access.client_id, access.issued_at),
+        Caller(access.user_id, access.username, access.client_id, access.issued_at,
+               access.grant_id),
         grant_type=params.get("grant_type"),
         client_id=params.get("client_id"),
         code=params.get("code"),
@@ -78,7 +79,8 @@ async def accept_grant_directive(request: web.Request) -> web.Response:
             access = await authenticate_access_token(db, token)
         except InvalidAccessToken:
             return None
-        return Grantee(access.user_id, access.username, access.client_id, access.issued_at)
+        return Grantee(access.user_id, access.username, access.client_id, access.issued_at,
+                       access.grant_id)
 
     answer = await accept_grant(linking_deps(request.app), directive, authenticate)
     return web.json_response(answer, headers=NO_STORE)

@@ -1,0 +1,79 @@
+"""`revocations` collection: what was revoked wholesale, and when.
+
+Unlinking a user from a client, revoking a grant (RFC 7009, a refresh token) and removing a
+client each revoke tokens with one multi-document update, which is not atomic against a token
+request running at the same moment: on FerretDB it reads the matching documents first and
+writes them later, so tokens inserted meanwhile are missed. Each of them therefore writes its
+record here *first*, and every token request checks the records after issuing (`recheck`):
+an issue either precedes the multi-update (and is revoked by it) or sees the record.
+
+Documents: `user:<user>\\n<client>` (last unlink), `grant:<grant id>`, `client:<client id>`
+(last removal), each with the time `at`; kept a day, far longer than any request runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pymongo.errors import DuplicateKeyError
+
+from service.db import Database
+from service.storage.ttl import ensure_ttl_index
+
+COLLECTION = "revocations"
+KEEP = timedelta(days=1)
+
+
+def _unlink_key(user_id: str, client_id: str) -> str:
+    return f"user:{user_id}\n{client_id}"
+
+
+async def ensure_indexes(db: Database) -> None:
+    await ensure_ttl_index(db, COLLECTION, "purge_at", 0)
+
+
+async def _record(db: Database, key: str, at: datetime) -> None:
+    doc = {"at": at, "purge_at": at + KEEP}
+    try:
+        await db[COLLECTION].replace_one({"_id": key}, doc, upsert=True)
+    except DuplicateKeyError:  # a concurrent writer inserted it first (FerretDB upsert)
+        await db[COLLECTION].replace_one({"_id": key}, doc)
+
+
+async def record_unlink(db: Database, user_id: str, client_id: str, at: datetime) -> None:
+    await _record(db, _unlink_key(user_id, client_id), at)
+
+
+async def record_grant(db: Database, grant_id: str, at: datetime) -> None:
+    await _record(db, f"grant:{grant_id}", at)
+
+
+async def record_client_removal(db: Database, client_id: str, at: datetime) -> None:
+    await _record(db, f"client:{client_id}", at)
+
+
+async def revoked_since(
+    db: Database,
+    *,
+    user_id: str | None,
+    client_id: str,
+    grant_id: str | None,
+    granted_at: datetime,
+) -> bool:
+    """Whether what was granted at `granted_at` (the presented code, refresh token or access
+    token) has been revoked since: its grant, or an unlink of its user and client, or a removal
+    of its client, after that time. One query. Servers' clocks are assumed in step (NTP); a
+    skew of a few milliseconds only matters for a re-link made within it."""
+    timed = [f"client:{client_id}"]
+    if user_id is not None:
+        timed.append(_unlink_key(user_id, client_id))
+    keys = timed + ([f"grant:{grant_id}"] if grant_id is not None else [])
+    async for doc in db[COLLECTION].find({"_id": {"$in": keys}}, {"at": 1}):
+        if doc["_id"] not in timed or doc["at"] >= granted_at:
+            return True
+    return False
+
+
+async def purge(db: Database, now: datetime) -> int:
+    result = await db[COLLECTION].delete_many({"purge_at": {"$lt": now}})
+    return result.deleted_count
