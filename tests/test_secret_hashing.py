@@ -3,7 +3,9 @@ outlive the stored hash, and hashes from before bcrypt still accepted."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 
 import pytest
 
@@ -42,3 +44,30 @@ async def test_secrets_longer_than_bcrypt_reads_are_refused() -> None:
     check_secret_strength("x" * 72)
     stored = secret_hashing.hash_secret("x" * 72)
     assert not await secret_hashing.verify_secret("x" * 73, stored)
+
+
+async def test_a_flood_for_one_client_leaves_room_for_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    real_check = secret_hashing._check
+
+    def slow_check(secret: str, stored: str) -> bool:
+        if stored == "flooded-client-hash":
+            release.wait(5)
+            return False
+        return real_check(secret, stored)
+
+    monkeypatch.setattr(secret_hashing, "_check", slow_check)
+    flood = [asyncio.create_task(secret_hashing.verify_secret(f"guess-{i}", "flooded-client-hash"))
+             for i in range(secret_hashing.MAX_PENDING_PER_HASH)]
+    await asyncio.sleep(0.05)
+    with pytest.raises(secret_hashing.CheckerBusy):
+        await secret_hashing.verify_secret("one-more-guess", "flooded-client-hash")
+    other = secret_hashing.hash_secret("the-other-clients-secret-000")
+    admitted = asyncio.create_task(
+        secret_hashing.verify_secret("the-other-clients-secret-000", other)
+    )  # not refused: it waits its turn behind at most one client's share
+    release.set()
+    assert await admitted
+    assert not any(await asyncio.gather(*flood))

@@ -6,9 +6,9 @@ of the stored hash and the presented secret. The stored hash is still read on ev
 rotated secret or a removed client stops working at once. Failed checks are not remembered.
 
 Checks run on a pool of their own, so a flood of wrong secrets cannot starve the threads the
-rest of the server uses (DNS lookups for LWA and Alexa); past MAX_PENDING waiting checks a new
-one is refused at once (`CheckerBusy`) instead of queueing for seconds. Remembered secrets are
-not affected: they need no check.
+rest of the server uses (DNS lookups for LWA and Alexa); past MAX_PENDING waiting checks (or
+MAX_PENDING_PER_HASH for one client) a new one is refused at once (`CheckerBusy`) instead of
+queueing for seconds. Remembered secrets are not affected: they need no check.
 
 Hashes of the form `sha256$<salt>$<digest>` (made before bcrypt was used) are still accepted.
 """
@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import hmac
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -32,8 +32,11 @@ _CACHE_SIZE = 4096
 _verified: OrderedDict[bytes, None] = OrderedDict()
 _LEGACY_SCHEME = "sha256"
 MAX_PENDING = 32
+# One client's share of the waiting checks: a flood of wrong secrets for one (public) client id
+# then cannot shut out the first checks of the other clients.
+MAX_PENDING_PER_HASH = 8
 _checks = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bcrypt")
-_pending = 0
+_pending: Counter[str] = Counter()
 
 
 class CheckerBusy(Exception):
@@ -73,14 +76,15 @@ async def verify_secret(secret: str, stored: str) -> bool:
     if key in _verified:
         _verified.move_to_end(key)
         return True
-    global _pending
-    if _pending >= MAX_PENDING:
+    if _pending.total() >= MAX_PENDING or _pending[stored] >= MAX_PENDING_PER_HASH:
         raise CheckerBusy()
-    _pending += 1
+    _pending[stored] += 1
     try:
         ok = await asyncio.get_running_loop().run_in_executor(_checks, _check, secret, stored)
     finally:
-        _pending -= 1
+        _pending[stored] -= 1
+        if not _pending[stored]:
+            del _pending[stored]
     if not ok:
         return False
     _verified[key] = None
