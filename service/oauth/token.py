@@ -27,6 +27,7 @@ from service.oauth.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
+    OAuthError,
     UnauthorizedClient,
     UnsupportedGrantType,
 )
@@ -174,13 +175,34 @@ async def exchange_code(
         # A replay arrived while these tokens were being issued: they are revoked like the rest
         # (this exchange still won; its answer is the one the RFC lets a replay spoil).
         await token_store.revoke_grant(db, code.grant_id)
-    elif await revocations.revoked_since(
-        db, user_id=code.user_id, client_id=client.client_id, grant_id=None,
-        granted_at=code.created_at,
-    ):  # unlinked or client removed while we were issuing (`storage.revocations`)
-        await token_store.revoke_grant(db, code.grant_id)
-        raise InvalidGrant(BAD_CODE)
-    return response
+        return response
+    return await _unless_revoked_meanwhile(
+        db, response, InvalidGrant(BAD_CODE), user_id=code.user_id, client_id=client.client_id,
+        grant_id=None, granted_at=code.created_at,
+    )
+
+
+async def _unless_revoked_meanwhile(
+    db: Database,
+    response: TokenResponse,
+    error: OAuthError,
+    *,
+    user_id: str | None,
+    client_id: str,
+    grant_id: str | None,
+    granted_at: datetime,
+) -> TokenResponse:
+    """`response`, unless what it was issued from (granted at `granted_at`) was revoked, unlinked
+    or its client removed while we were issuing (`storage.revocations`): then what was issued
+    is revoked too, and `error` raised."""
+    if not await revocations.revoked_since(
+        db, user_id=user_id, client_id=client_id, grant_id=grant_id, granted_at=granted_at
+    ):
+        return response
+    await token_store.revoke(db, secret_hash(response.access_token))
+    if response.refresh_token is not None:
+        await token_store.revoke(db, secret_hash(response.refresh_token))
+    raise error
 
 
 def _check_redirect_uri(client: OAuthClient, code: AuthorizationCode, sent: str | None) -> None:
@@ -223,15 +245,11 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
         previous=token.token_hash if rotate else None,
         refresh_scope=token.scopes,
     )
-    if await revocations.revoked_since(
-        db, user_id=token.user_id, client_id=client.client_id, grant_id=token.grant_id,
-        granted_at=token.issued_at,
-    ):  # revoked, unlinked or client removed while we were issuing (`storage.revocations`)
-        await token_store.revoke(db, secret_hash(response.access_token))
-        if rotate and response.refresh_token is not None:
-            await token_store.revoke(db, secret_hash(response.refresh_token))
-        raise InvalidGrant(BAD_REFRESH)
-    return response
+    # (With `reuse`, the refresh token in the response is the presented one: already revoked.)
+    return await _unless_revoked_meanwhile(
+        db, response, InvalidGrant(BAD_REFRESH), user_id=token.user_id,
+        client_id=client.client_id, grant_id=token.grant_id, granted_at=token.issued_at,
+    )
 
 
 async def client_credentials(
@@ -244,10 +262,7 @@ async def client_credentials(
     # RFC 6749 §4.4.3: no refresh token; the token acts for the client, not for a user.
     response = await issue_tokens(db, client, user_id=None, username=None, scope=requested,
                                   grant_id=None, with_refresh=False)
-    if await revocations.revoked_since(
-        db, user_id=None, client_id=client.client_id, grant_id=None,
-        granted_at=authenticated_at,
-    ):  # the client was removed while we were issuing (`storage.revocations`)
-        await token_store.revoke(db, secret_hash(response.access_token))
-        raise InvalidClient()
-    return response
+    return await _unless_revoked_meanwhile(
+        db, response, InvalidClient(), user_id=None, client_id=client.client_id,
+        grant_id=None, granted_at=authenticated_at,
+    )

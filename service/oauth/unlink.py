@@ -62,9 +62,8 @@ async def revoke_grant(db: Database, *, user_id: str, client_id: str,
 
     The order matters. The revocation record goes first: a token request already under way
     checks it after issuing and revokes what it issued (`storage.revocations`); then codes and
-    tokens. The
-    consent goes last, after the hooks: if one fails, the link is still listed on the account
-    page and the person can try again."""
+    tokens. The consent goes last, after the hooks: if one fails, the link is still listed on
+    the account page and the person can try again."""
     await revocations.record_unlink(db, user_id, client_id, datetime.now(UTC))
     # A code issued just before the unlink must not produce tokens afterwards.
     await code_store.delete_for_user_client(db, user_id, client_id)

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from service.db import Database
 from service.oauth.models import AuthorizationCode
-from service.storage.ttl import ensure_ttl_index
+from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "authorization_codes"
 # Used and expired codes are kept a day so that a late replay is still recognised.
@@ -107,8 +107,7 @@ async def was_replayed(db: Database, code_hash: str) -> bool:
 
 
 async def purge(db: Database, now: datetime) -> int:
-    result = await db[COLLECTION].delete_many({"purge_at": {"$lt": now}})
-    return result.deleted_count
+    return await delete_expired(db, COLLECTION, "purge_at", now)
 
 
 async def delete_for_client(db: Database, client_id: str) -> None:

@@ -11,7 +11,8 @@ import hashlib
 from datetime import datetime
 
 from service.db import Database
-from service.storage.ttl import ensure_ttl_index
+from service.storage.ttl import delete_expired, ensure_ttl_index
+from service.storage.upsert import upsert_one
 
 COLLECTION = "ended_sessions"
 
@@ -25,9 +26,7 @@ async def ensure_indexes(db: Database) -> None:
 
 
 async def end(db: Database, session_id: str, *, until: datetime) -> None:
-    await db[COLLECTION].update_one(
-        {"_id": _key(session_id)}, {"$set": {"expires_at": until}}, upsert=True
-    )
+    await upsert_one(db[COLLECTION], {"_id": _key(session_id)}, {"$set": {"expires_at": until}})
 
 
 async def is_ended(db: Database, session_id: str) -> bool:
@@ -35,5 +34,4 @@ async def is_ended(db: Database, session_id: str) -> bool:
 
 
 async def purge(db: Database, now: datetime) -> int:
-    result = await db[COLLECTION].delete_many({"expires_at": {"$lt": now}})
-    return result.deleted_count
+    return await delete_expired(db, COLLECTION, "expires_at", now)

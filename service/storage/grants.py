@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from service.db import Database
 from service.oauth.models import Grant
+from service.storage.upsert import upsert_one
 
 COLLECTION = "grants"
 
@@ -42,10 +41,7 @@ async def remember(db: Database, *, user_id: str, username: str, client_id: str,
         "$setOnInsert": {"granted_at": now},
     }
     query = {"user_id": user_id, "client_id": client_id}
-    try:
-        await db[COLLECTION].update_one(query, update, upsert=True)
-    except DuplicateKeyError:  # a concurrent first consent inserted it; now it is an update
-        await db[COLLECTION].update_one(query, update)
+    await upsert_one(db[COLLECTION], query, update)
 
 
 async def get(db: Database, *, user_id: str, client_id: str) -> Grant | None:

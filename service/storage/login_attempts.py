@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from service.db import Database
-from service.storage.ttl import ensure_ttl_index
+from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "login_attempts"
 LIFETIME = timedelta(minutes=15)  # time to type a password at Keycloak
@@ -58,5 +58,4 @@ async def take(db: Database, state: str, now: datetime) -> LoginAttempt | None:
 
 
 async def purge(db: Database, now: datetime) -> int:
-    result = await db[COLLECTION].delete_many({"expires_at": {"$lt": now}})
-    return result.deleted_count
+    return await delete_expired(db, COLLECTION, "expires_at", now)

@@ -4,7 +4,8 @@ Unlinking a user from a client, revoking a grant (RFC 7009, a refresh token) and
 client each revoke tokens with one multi-document update, which is not atomic against a token
 request running at the same moment: on FerretDB it reads the matching documents first and
 writes them later, so tokens inserted meanwhile are missed. Each of them therefore writes its
-record here *first*, and every token request checks the records after issuing (`recheck`):
+record here *first*, and every token request checks the records after issuing
+(`revoked_since`):
 an issue either precedes the multi-update (and is revoked by it) or sees the record.
 
 Documents: `user:<user>\\n<client>` (last unlink), `grant:<grant id>`, `client:<client id>`
@@ -15,10 +16,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pymongo.errors import DuplicateKeyError
-
 from service.db import Database
-from service.storage.ttl import ensure_ttl_index
+from service.storage.ttl import delete_expired, ensure_ttl_index
+from service.storage.upsert import upsert_one
 
 COLLECTION = "revocations"
 KEEP = timedelta(days=1)
@@ -33,11 +33,7 @@ async def ensure_indexes(db: Database) -> None:
 
 
 async def _record(db: Database, key: str, at: datetime) -> None:
-    doc = {"at": at, "purge_at": at + KEEP}
-    try:
-        await db[COLLECTION].replace_one({"_id": key}, doc, upsert=True)
-    except DuplicateKeyError:  # a concurrent writer inserted it first (FerretDB upsert)
-        await db[COLLECTION].replace_one({"_id": key}, doc)
+    await upsert_one(db[COLLECTION], {"_id": key}, {"$set": {"at": at, "purge_at": at + KEEP}})
 
 
 async def record_unlink(db: Database, user_id: str, client_id: str, at: datetime) -> None:
@@ -75,5 +71,4 @@ async def revoked_since(
 
 
 async def purge(db: Database, now: datetime) -> int:
-    result = await db[COLLECTION].delete_many({"purge_at": {"$lt": now}})
-    return result.deleted_count
+    return await delete_expired(db, COLLECTION, "purge_at", now)

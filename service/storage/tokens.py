@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from service.db import Database
 from service.oauth.models import Token
-from service.storage.ttl import ensure_ttl_index
+from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "tokens"
 KEEP_AFTER_EXPIRY = timedelta(days=1)
@@ -143,5 +143,4 @@ async def retire_predecessor(db: Database, successor: Token) -> None:
 
 
 async def purge(db: Database, now: datetime) -> int:
-    result = await db[COLLECTION].delete_many({"purge_at": {"$lt": now}})
-    return result.deleted_count
+    return await delete_expired(db, COLLECTION, "purge_at", now)

@@ -9,12 +9,19 @@ query for a code or token also filters on its expiry.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from pymongo.errors import OperationFailure
 
 from service.db import Database
 
 log = logging.getLogger(__name__)
+
+
+async def delete_expired(db: Database, collection: str, field: str, now: datetime) -> int:
+    """The purge that stands in for a TTL index: delete what expired before `now`."""
+    result = await db[collection].delete_many({field: {"$lt": now}})
+    return result.deleted_count
 
 
 async def ensure_ttl_index(db: Database, collection: str, field: str, after_seconds: int) -> bool:
