@@ -208,13 +208,19 @@ async def main(args: argparse.Namespace) -> None:
         )
         ours_rounds, kc_rounds = [], []
         for _ in range(args.rounds):
-            ours_rounds.append(await run_load(
-                "ours: /oauth/token refresh_token", ours_refresh, concurrency=c, duration=d
-            ))
-            kc_rounds.append(await run_load(
-                "keycloak: token endpoint refresh_token", keycloak_refresh, concurrency=c,
-                duration=d,
-            ))
+            ours_rounds.append(
+                await run_load(
+                    "ours: /oauth/token refresh_token", ours_refresh, concurrency=c, duration=d
+                )
+            )
+            kc_rounds.append(
+                await run_load(
+                    "keycloak: token endpoint refresh_token",
+                    keycloak_refresh,
+                    concurrency=c,
+                    duration=d,
+                )
+            )
         ours, kc = combine(ours_rounds), combine(kc_rounds)
         results += [ours, kc]
         print(ours.line(), flush=True)

@@ -16,14 +16,19 @@ _SECRET_PATTERNS = [
     # A credential after its scheme, with or without the header name before it (aiohttp's
     # "line too long" error quotes a bare header value).
     (re.compile(r"(?i)\b(basic|bearer)(\s+)[^\s'\"]+"), r"\1\2[redacted]"),
-    (re.compile(
-        r"(?i)\b(code|code_verifier|client_secret|access_token|refresh_token|token|password|"
-        r"assertion|id_token_hint|state)=([^&\s\"']+)"
-    ), r"\1=[redacted]"),
+    (
+        re.compile(
+            r"(?i)\b(code|code_verifier|client_secret|access_token|refresh_token|token|password|"
+            r"assertion|id_token_hint|state)=([^&\s\"']+)"
+        ),
+        r"\1=[redacted]",
+    ),
     (re.compile(r"\b(Atz[ar]\|)\S+"), r"\1[redacted]"),
     # Query strings of quoted paths and URLs (codes travel in them), whatever the parameter.
-    (re.compile(r"((?:^|[\s'\"(])(?:https?://[^\s/'\"?]+)?/[^\s?'\"]*)\?[^\s'\"]*"),
-     r"\1?[redacted]"),
+    (
+        re.compile(r"((?:^|[\s'\"(])(?:https?://[^\s/'\"?]+)?/[^\s?'\"]*)\?[^\s'\"]*"),
+        r"\1?[redacted]",
+    ),
 ]
 
 

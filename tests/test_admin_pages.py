@@ -156,8 +156,12 @@ async def test_editing_a_client_keeps_every_permission(
 ) -> None:
     # The skill backend's `introspect` permission must survive an admin saving its form.
     db = server.app[DB]
-    await create_client(db, client_id="backend-1", grant_types=["client_credentials"],
-                        permissions=["partner_token", "introspect"])
+    await create_client(
+        db,
+        client_id="backend-1",
+        grant_types=["client_credentials"],
+        permissions=["partner_token", "introspect"],
+    )
     await browser.login(base_url, "admin")
     page = await browser.get(f"{base_url}/admin/clients/backend-1")
     assert sorted(_checked(page.text, "permissions")) == ["introspect", "partner_token"]
@@ -167,8 +171,9 @@ async def test_editing_a_client_keeps_every_permission(
     data += [("permissions", p) for p in _checked(page.text, "permissions")]
     data += [("grant_types", g) for g in _checked(page.text, "grant_types")]
     data.append(("name", "Backend renamed"))
-    async with browser.session.post(f"{base_url}/admin/clients/backend-1", data=data,
-                                    allow_redirects=False) as resp:
+    async with browser.session.post(
+        f"{base_url}/admin/clients/backend-1", data=data, allow_redirects=False
+    ) as resp:
         assert resp.status == 303, await resp.text()
     stored = await client_store.get(db, "backend-1")
     assert stored is not None and stored.name == "Backend renamed"

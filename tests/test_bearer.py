@@ -25,7 +25,10 @@ async def test_api_me_returns_the_tokens_user(server: TestServer, aiohttp_client
     resp = await _me(server, aiohttp_client, f"Bearer {tokens['access_token']}")
     assert resp.status == 200
     assert await resp.json() == {
-        "sub": "kc-sub-1", "username": "user", "client_id": client.client_id, "scope": "profile",
+        "sub": "kc-sub-1",
+        "username": "user",
+        "client_id": client.client_id,
+        "scope": "profile",
     }
 
 

@@ -20,33 +20,59 @@ from tests.support.oauth import basic_auth, post
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-async def cli(settings: Settings, *args: str, stdin: str = "",
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+async def cli(
+    settings: Settings, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ALS_")}
-    environ.update({"ALS_ENV": "dev", "ALS_MONGODB_URI": settings.mongodb_uri,
-                    "ALS_MONGODB_DB": settings.mongodb_db, **(env or {})})
+    environ.update(
+        {
+            "ALS_ENV": "dev",
+            "ALS_MONGODB_URI": settings.mongodb_uri,
+            "ALS_MONGODB_DB": settings.mongodb_db,
+            **(env or {}),
+        }
+    )
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "service", *args], input=stdin, env=environ,
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        subprocess.run,
+        [sys.executable, "-m", "service", *args],
+        input=stdin,
+        env=environ,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 async def _client_credentials(base_url: str, client_id: str, secret: str) -> int:
-    answer = await post(f"{base_url}/oauth/token", {"grant_type": "client_credentials"},
-                        headers={"Authorization": basic_auth(client_id, secret)})
+    answer = await post(
+        f"{base_url}/oauth/token",
+        {"grant_type": "client_credentials"},
+        headers={"Authorization": basic_auth(client_id, secret)},
+    )
     return answer.status
 
 
 async def test_add_prints_id_and_secret_once_and_the_secret_works(
     server: TestServer, base_url: str, settings: Settings
 ) -> None:
-    done = await cli(settings, "clients", "add", "--name", "App backend",
-                     "--grant", "client_credentials", "--permission", "partner_token")
+    done = await cli(
+        settings,
+        "clients",
+        "add",
+        "--name",
+        "App backend",
+        "--grant",
+        "client_credentials",
+        "--permission",
+        "partner_token",
+    )
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)
     assert created["client_secret"] and created["permissions"] == ["partner_token"]
-    assert await _client_credentials(base_url, created["client_id"],
-                                     created["client_secret"]) == 200
+    assert (
+        await _client_credentials(base_url, created["client_id"], created["client_secret"]) == 200
+    )
     for command in (["list"], ["show", created["client_id"]]):
         shown = await cli(settings, "clients", *command)
         assert shown.returncode == 0
@@ -57,11 +83,27 @@ async def test_add_prints_id_and_secret_once_and_the_secret_works(
 
 
 async def test_add_alexa_client_with_all_options(server: TestServer, settings: Settings) -> None:
-    uris = [f"https://{h}/api/skill/link/M3KVOEXUO4ALBL"
-            for h in ("pitangui.amazon.com", "layla.amazon.com", "alexa.amazon.co.jp")]
-    args = ["clients", "add", "--name", "My skill", "--client-id", "my-skill", "--pkce",
-            "--scope", "profile alexa::health:profile:write", "--access-token-ttl", "1800",
-            "--refresh-token-ttl", "0", "--refresh-policy", "rotate"]
+    uris = [
+        f"https://{h}/api/skill/link/M3KVOEXUO4ALBL"
+        for h in ("pitangui.amazon.com", "layla.amazon.com", "alexa.amazon.co.jp")
+    ]
+    args = [
+        "clients",
+        "add",
+        "--name",
+        "My skill",
+        "--client-id",
+        "my-skill",
+        "--pkce",
+        "--scope",
+        "profile alexa::health:profile:write",
+        "--access-token-ttl",
+        "1800",
+        "--refresh-token-ttl",
+        "0",
+        "--refresh-policy",
+        "rotate",
+    ]
     for uri in uris:
         args += ["--redirect-uri", uri]
     done = await cli(settings, *args)
@@ -72,7 +114,10 @@ async def test_add_alexa_client_with_all_options(server: TestServer, settings: S
     assert client.scopes == {"profile", "alexa::health:profile:write"}
     assert client.grant_types == {"authorization_code", "refresh_token"}
     assert (client.access_token_ttl, client.refresh_token_ttl, client.refresh_policy) == (
-        1800, 0, "rotate")
+        1800,
+        0,
+        "rotate",
+    )
     again = await cli(settings, *args)
     assert again.returncode == 1 and "already exists" in again.stderr
 
@@ -80,12 +125,33 @@ async def test_add_alexa_client_with_all_options(server: TestServer, settings: S
 async def test_admin_chosen_secret_must_be_long_enough(
     server: TestServer, base_url: str, settings: Settings
 ) -> None:
-    short = await cli(settings, "clients", "add", "--name", "x", "--grant", "client_credentials",
-                      "--secret", "too-short")
+    short = await cli(
+        settings,
+        "clients",
+        "add",
+        "--name",
+        "x",
+        "--grant",
+        "client_credentials",
+        "--secret",
+        "too-short",
+    )
     assert short.returncode == 2 and "24 characters" in short.stderr
     secret = "an-admin-chosen-secret-of-enough-length"
-    done = await cli(settings, "clients", "add", "--name", "x", "--client-id", "chosen",
-                     "--grant", "client_credentials", "--secret", "-", stdin=secret + "\n")
+    done = await cli(
+        settings,
+        "clients",
+        "add",
+        "--name",
+        "x",
+        "--client-id",
+        "chosen",
+        "--grant",
+        "client_credentials",
+        "--secret",
+        "-",
+        stdin=secret + "\n",
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["client_secret"] == secret
     assert await _client_credentials(base_url, "chosen", secret) == 200
@@ -93,12 +159,15 @@ async def test_admin_chosen_secret_must_be_long_enough(
 
 async def test_invalid_registration_is_refused(server: TestServer, settings: Settings) -> None:
     too_long = str(10**14)  # would overflow the expiry date: a 500 on every token request
-    for args in (["--redirect-uri", "not a url"], ["--redirect-uri", "https://x/cb#frag"],
-                 ["--redirect-uri", "https://[x/cb"],
-                 ["--grant", "client_credentials", "--access-token-ttl", too_long],
-                 ["--grant", "client_credentials", "--access-token-ttl", str(10**20)],
-                 ["--redirect-uri", "https://x/cb", "--refresh-token-ttl", too_long],
-                 []):  # authorization_code without any redirect URI
+    for args in (
+        ["--redirect-uri", "not a url"],
+        ["--redirect-uri", "https://x/cb#frag"],
+        ["--redirect-uri", "https://[x/cb"],
+        ["--grant", "client_credentials", "--access-token-ttl", too_long],
+        ["--grant", "client_credentials", "--access-token-ttl", str(10**20)],
+        ["--redirect-uri", "https://x/cb", "--refresh-token-ttl", too_long],
+        [],
+    ):  # authorization_code without any redirect URI
         done = await cli(settings, "clients", "add", "--name", "x", *args)
         assert done.returncode == 2, args
         assert "error: " in done.stderr
@@ -108,17 +177,22 @@ async def test_invalid_registration_is_refused(server: TestServer, settings: Set
 async def test_rotate_secret_replaces_the_old_one(
     server: TestServer, base_url: str, settings: Settings
 ) -> None:
-    created = json.loads((await cli(settings, "clients", "add", "--name", "x",
-                                    "--grant", "client_credentials")).stdout)
+    created = json.loads(
+        (
+            await cli(settings, "clients", "add", "--name", "x", "--grant", "client_credentials")
+        ).stdout
+    )
     # Used once before the rotation, so the running server has checked (and remembered) it.
-    assert await _client_credentials(base_url, created["client_id"],
-                                     created["client_secret"]) == 200
+    assert (
+        await _client_credentials(base_url, created["client_id"], created["client_secret"]) == 200
+    )
     rotated = await cli(settings, "clients", "rotate-secret", created["client_id"])
     assert rotated.returncode == 0
     new = json.loads(rotated.stdout)["client_secret"]
     assert new != created["client_secret"]
-    assert await _client_credentials(base_url, created["client_id"],
-                                     created["client_secret"]) == 401
+    assert (
+        await _client_credentials(base_url, created["client_id"], created["client_secret"]) == 401
+    )
     assert await _client_credentials(base_url, created["client_id"], new) == 200
     assert (await cli(settings, "clients", "rotate-secret", "nobody")).returncode == 1
 
@@ -126,11 +200,15 @@ async def test_rotate_secret_replaces_the_old_one(
 async def test_remove_deletes_the_client(
     server: TestServer, base_url: str, settings: Settings
 ) -> None:
-    created = json.loads((await cli(settings, "clients", "add", "--name", "x",
-                                    "--grant", "client_credentials")).stdout)
+    created = json.loads(
+        (
+            await cli(settings, "clients", "add", "--name", "x", "--grant", "client_credentials")
+        ).stdout
+    )
     assert (await cli(settings, "clients", "remove", created["client_id"])).returncode == 0
-    assert await _client_credentials(base_url, created["client_id"],
-                                     created["client_secret"]) == 401
+    assert (
+        await _client_credentials(base_url, created["client_id"], created["client_secret"]) == 401
+    )
     assert (await cli(settings, "clients", "show", created["client_id"])).returncode == 1
     assert (await cli(settings, "clients", "remove", created["client_id"])).returncode == 1
 
@@ -149,22 +227,30 @@ async def test_seed_is_idempotent_and_prints_working_credentials(
     assert len(first["demo-alexa-client"]["redirect_uris"]) == 3
     backend = first["demo-app-backend"]
     assert "partner_token" in backend["permissions"]
-    assert await _client_credentials(base_url, backend["client_id"],
-                                     backend["client_secret"]) == 200
+    assert (
+        await _client_credentials(base_url, backend["client_id"], backend["client_secret"]) == 200
+    )
     ids = sorted(c.client_id for c in await client_store.list_all(server.app[DB]))
     assert "demo-alexa-client" in ids and "demo-app-backend" in ids
     # A secret changed meanwhile is brought back to the published demo one.
     assert (await cli(settings, "clients", "rotate-secret", "demo-app-backend")).returncode == 0
     assert (await cli(settings, "seed")).returncode == 0
-    assert await _client_credentials(base_url, backend["client_id"],
-                                     backend["client_secret"]) == 200
+    assert (
+        await _client_credentials(base_url, backend["client_id"], backend["client_secret"]) == 200
+    )
 
 
 async def test_seed_refuses_outside_dev_mode(server: TestServer, settings: Settings) -> None:
-    done = await cli(settings, "seed", env={
-        "ALS_ENV": "production", "ALS_PUBLIC_URL": "https://link.example.com",
-        "ALS_KEYCLOAK_CLIENT_SECRET": "a-real-looking-keycloak-secret",
-        "ALS_SESSION_KEY": "A" * 43, "ALS_ENCRYPTION_KEYS": "k1:" + "B" * 43,
-    })
+    done = await cli(
+        settings,
+        "seed",
+        env={
+            "ALS_ENV": "production",
+            "ALS_PUBLIC_URL": "https://link.example.com",
+            "ALS_KEYCLOAK_CLIENT_SECRET": "a-real-looking-keycloak-secret",
+            "ALS_SESSION_KEY": "A" * 43,
+            "ALS_ENCRYPTION_KEYS": "k1:" + "B" * 43,
+        },
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert await client_store.list_all(server.app[DB]) == []

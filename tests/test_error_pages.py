@@ -112,4 +112,3 @@ async def test_undecodable_form_on_a_page_is_400_not_500(
     # /account/revoke asks an anonymous visitor to log in first; the others read the form.
     assert resp.status in (302, 400), path
     assert resp.status != 500
-

@@ -147,9 +147,7 @@ async def test_reused_code_in_a_new_login_is_refused(
 async def test_forged_id_token_is_refused(server: TestServer) -> None:
     oidc = server.app[OIDC]
     discovery = await oidc.discovery()
-    key = RSAKey.import_key(
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    key = RSAKey.import_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     now = int(time.time())
     claims = {
         "iss": discovery["issuer"],
@@ -235,8 +233,9 @@ async def test_keycloak_is_asked_with_every_parameter_encoded(
 async def test_two_tabs_logging_in_at_once_both_finish(base_url: str, browser: Browser) -> None:
     locations = []
     for next_path in ("/healthz", "/"):
-        async with browser.session.get(f"{base_url}/login?next={next_path}",
-                                       allow_redirects=False) as resp:
+        async with browser.session.get(
+            f"{base_url}/login?next={next_path}", allow_redirects=False
+        ) as resp:
             locations.append(resp.headers["Location"])
     first = await browser.keycloak_login(await browser.get(locations[0]), "user", "password")
     assert first.url == f"{base_url}/healthz"

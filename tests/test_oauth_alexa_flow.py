@@ -20,8 +20,12 @@ from tests.support.oauth import ALEXA_REDIRECT_URIS, create_client, decide, open
 
 def alexa(client_id: str, secret: str, method: str, redirect_uri: str, **kw: Any) -> OAuth2Session:
     return OAuth2Session(
-        client_id, secret, token_endpoint_auth_method=method, redirect_uri=redirect_uri,
-        scope="profile alexa::health:profile:write", **kw,
+        client_id,
+        secret,
+        token_endpoint_auth_method=method,
+        redirect_uri=redirect_uri,
+        scope="profile alexa::health:profile:write",
+        **kw,
     )
 
 
@@ -71,7 +75,8 @@ async def test_alexa_links_uses_refreshes_and_revokes(
             assert me.json()["client_id"] == client.client_id
 
             refreshed = await asyncio.to_thread(
-                session.refresh_token, meta["token_endpoint"],
+                session.refresh_token,
+                meta["token_endpoint"],
                 refresh_token=token["refresh_token"],
             )
             assert refreshed["access_token"] != token["access_token"]
@@ -82,13 +87,16 @@ async def test_alexa_links_uses_refreshes_and_revokes(
             assert me.status_code == 200
 
             revoked = await asyncio.to_thread(
-                session.revoke_token, meta["revocation_endpoint"],
-                token=token["refresh_token"], token_type_hint="refresh_token",
+                session.revoke_token,
+                meta["revocation_endpoint"],
+                token=token["refresh_token"],
+                token_type_hint="refresh_token",
             )
             assert revoked.status_code == 200
             with pytest.raises(OAuthError) as failed:
                 await asyncio.to_thread(
-                    session.refresh_token, meta["token_endpoint"],
+                    session.refresh_token,
+                    meta["token_endpoint"],
                     refresh_token=token["refresh_token"],
                 )
             assert failed.value.error == "invalid_grant"
@@ -101,8 +109,13 @@ async def test_alexa_with_pkce_links(server: TestServer, base_url: str, browser:
     client, secret = await create_client(db, require_pkce=True)
     meta = await _discover(base_url)
     verifier = "v" * 20 + "-._~" + "K" * 40
-    with alexa(client.client_id, secret, "client_secret_basic", ALEXA_REDIRECT_URIS[1],
-               code_challenge_method="S256") as session:
+    with alexa(
+        client.client_id,
+        secret,
+        "client_secret_basic",
+        ALEXA_REDIRECT_URIS[1],
+        code_challenge_method="S256",
+    ) as session:
         url, _ = session.create_authorization_url(
             meta["authorization_endpoint"], code_verifier=verifier
         )
@@ -110,7 +123,9 @@ async def test_alexa_with_pkce_links(server: TestServer, base_url: str, browser:
         page = await open_authorize(browser, url)
         page = await decide(browser, page)
         token = await asyncio.to_thread(
-            session.fetch_token, meta["token_endpoint"], authorization_response=page.redirect_to,
+            session.fetch_token,
+            meta["token_endpoint"],
+            authorization_response=page.redirect_to,
             code_verifier=verifier,
         )
         assert token["access_token"]

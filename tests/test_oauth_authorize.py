@@ -24,8 +24,12 @@ async def test_unregistered_redirect_uri_gets_error_page_not_redirect(
     server: TestServer, base_url: str, browser: Browser
 ) -> None:
     client, _ = await create_client(server.app[DB])
-    for uri in ("https://evil.example/cb", ALEXA_REDIRECT_URIS[0] + "/", ALEXA_REDIRECT_URIS[0]
-                + "?x=1", ALEXA_REDIRECT_URIS[0].replace("https", "http")):
+    for uri in (
+        "https://evil.example/cb",
+        ALEXA_REDIRECT_URIS[0] + "/",
+        ALEXA_REDIRECT_URIS[0] + "?x=1",
+        ALEXA_REDIRECT_URIS[0].replace("https", "http"),
+    ):
         page = await browser.get(authorize_url(base_url, client, redirect_uri=uri))
         assert page.redirect_to is None
         assert page.status == 400
@@ -33,8 +37,14 @@ async def test_unregistered_redirect_uri_gets_error_page_not_redirect(
 
 
 async def test_unknown_client_gets_error_page(base_url: str, browser: Browser) -> None:
-    query = urlencode({"response_type": "code", "client_id": "nobody", "state": "s",
-                       "redirect_uri": ALEXA_REDIRECT_URIS[0]})
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": "nobody",
+            "state": "s",
+            "redirect_uri": ALEXA_REDIRECT_URIS[0],
+        }
+    )
     page = await browser.get(f"{base_url}/oauth/authorize?{query}")
     assert page.redirect_to is None and page.status == 400
     assert "not known" in page.text
@@ -71,7 +81,9 @@ async def test_parameter_errors_redirect_with_unchanged_state(
         assert page.redirect_to is not None, params
         assert page.redirect_to.startswith(ALEXA_REDIRECT_URIS[0] + "?")
         assert page.redirect_params == {
-            **page.redirect_params, "error": error, "state": state,
+            **page.redirect_params,
+            "error": error,
+            "state": state,
         }, params
         # Sent as encoded, not re-quoted on the way out (which would turn %2F back into /).
         assert "state=a%20b%2Fc%2Bd%3D%26%C3%A9" in page.redirect_to, page.redirect_to
@@ -157,14 +169,15 @@ async def test_consent_is_remembered_for_the_same_scopes(
 ) -> None:
     client, _ = await create_client(server.app[DB])
     await authorize(browser, base_url, client, scope="profile")
-    page = await open_authorize(browser, authorize_url(base_url, client, scope="profile",
-                                                       state="second"))
+    page = await open_authorize(
+        browser, authorize_url(base_url, client, scope="profile", state="second")
+    )
     assert page.redirect_to is not None, "the consent page was shown again"
     assert page.redirect_params["state"] == "second" and page.redirect_params["code"]
     # A new scope asks again.
-    page = await open_authorize(browser, authorize_url(
-        base_url, client, scope="profile alexa::health:profile:write"
-    ))
+    page = await open_authorize(
+        browser, authorize_url(base_url, client, scope="profile alexa::health:profile:write")
+    )
     assert page.redirect_to is None and page.form(id="consent-form")
 
 
@@ -197,8 +210,9 @@ async def test_consent_post_revalidates_the_request(
     client, _ = await create_client(server.app[DB])
     page = await open_authorize(browser, authorize_url(base_url, client))
     form = page.form(id="consent-form")
-    answer = await browser.submit(page, form, button="approve",
-                                  redirect_uri="https://evil.example/cb")
+    answer = await browser.submit(
+        page, form, button="approve", redirect_uri="https://evil.example/cb"
+    )
     assert answer.status == 400 and answer.redirect_to is None
     answer = await browser.submit(page, form, button="approve", scope="profile admin")
     assert answer.redirect_params["error"] == "invalid_scope"
@@ -231,19 +245,33 @@ async def test_registered_query_is_kept_as_is_when_code_and_state_are_added(
     registered = "https://app.example/cb?x=1&y=a%20b&flag"
     client, _ = await create_client(server.app[DB], redirect_uris=[registered])
     state = "a b+c&d=/?#é"
-    page = await open_authorize(browser, authorize_url(
-        base_url, client, redirect_uri=registered, state=state))
+    page = await open_authorize(
+        browser, authorize_url(base_url, client, redirect_uri=registered, state=state)
+    )
     page = await browser.submit(page, page.form(id="consent-form"), button="approve")
     assert page.redirect_to is not None
     assert page.redirect_to.startswith(registered + "&code=")
     assert page.redirect_params["state"] == state
     assert "+" not in page.redirect_to.partition("&state=")[2]  # %20: no decoder misreads it
 
-    denied = await authorize(browser, base_url, client, approve=False, redirect_uri=registered,
-                             scope="bogus-scope", state=state)
-    assert denied == {"x": "1", "y": "a b", "error": "invalid_scope", "state": state,
-                      "error_description": denied["error_description"]}
-    error_page = await browser.get(authorize_url(
-        base_url, client, redirect_uri=registered, response_type="token"))
+    denied = await authorize(
+        browser,
+        base_url,
+        client,
+        approve=False,
+        redirect_uri=registered,
+        scope="bogus-scope",
+        state=state,
+    )
+    assert denied == {
+        "x": "1",
+        "y": "a b",
+        "error": "invalid_scope",
+        "state": state,
+        "error_description": denied["error_description"],
+    }
+    error_page = await browser.get(
+        authorize_url(base_url, client, redirect_uri=registered, response_type="token")
+    )
     assert error_page.redirect_to is not None
     assert error_page.redirect_to.startswith(registered + "&error=unsupported_response_type")

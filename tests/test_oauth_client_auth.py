@@ -19,8 +19,9 @@ CC = {"grant_type": "client_credentials"}
 
 
 async def _backend(server: TestServer, **fields: object) -> tuple[str, str]:
-    client, secret = await create_client(server.app[DB], grant_types=["client_credentials"],
-                                         scopes=[], **fields)
+    client, secret = await create_client(
+        server.app[DB], grant_types=["client_credentials"], scopes=[], **fields
+    )
     return client.client_id, secret
 
 
@@ -28,8 +29,9 @@ async def test_wrong_secret_with_basic_is_401_with_www_authenticate(
     server: TestServer, base_url: str
 ) -> None:
     client_id, _ = await _backend(server)
-    answer = await post(f"{base_url}/oauth/token", CC,
-                        headers={"Authorization": basic_auth(client_id, "wrong" * 6)})
+    answer = await post(
+        f"{base_url}/oauth/token", CC, headers={"Authorization": basic_auth(client_id, "wrong" * 6)}
+    )
     assert answer.status == 401
     assert answer.headers["WWW-Authenticate"].startswith("Basic ")
     assert answer.body["error"] == "invalid_client"
@@ -38,14 +40,16 @@ async def test_wrong_secret_with_basic_is_401_with_www_authenticate(
 
 async def test_wrong_secret_in_body_is_invalid_client(server: TestServer, base_url: str) -> None:
     client_id, _ = await _backend(server)
-    answer = await post(f"{base_url}/oauth/token",
-                        {**CC, "client_id": client_id, "client_secret": "wrong" * 6})
+    answer = await post(
+        f"{base_url}/oauth/token", {**CC, "client_id": client_id, "client_secret": "wrong" * 6}
+    )
     assert answer.status == 401 and answer.body["error"] == "invalid_client"
 
 
 async def test_unknown_client_is_invalid_client(server: TestServer, base_url: str) -> None:
-    answer = await post(f"{base_url}/oauth/token", CC,
-                        headers={"Authorization": basic_auth("nobody", "x" * 30)})
+    answer = await post(
+        f"{base_url}/oauth/token", CC, headers={"Authorization": basic_auth("nobody", "x" * 30)}
+    )
     assert answer.status == 401 and answer.body["error"] == "invalid_client"
 
 
@@ -62,9 +66,11 @@ async def test_basic_and_body_secret_together_is_invalid_request(
     server: TestServer, base_url: str
 ) -> None:
     client_id, secret = await _backend(server)
-    answer = await post(f"{base_url}/oauth/token",
-                        {**CC, "client_id": client_id, "client_secret": secret},
-                        headers={"Authorization": basic_auth(client_id, secret)})
+    answer = await post(
+        f"{base_url}/oauth/token",
+        {**CC, "client_id": client_id, "client_secret": secret},
+        headers={"Authorization": basic_auth(client_id, secret)},
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_request"
 
 
@@ -72,11 +78,17 @@ async def test_basic_with_matching_body_client_id_is_accepted(
     server: TestServer, base_url: str
 ) -> None:
     client_id, secret = await _backend(server)
-    answer = await post(f"{base_url}/oauth/token", {**CC, "client_id": client_id},
-                        headers={"Authorization": basic_auth(client_id, secret)})
+    answer = await post(
+        f"{base_url}/oauth/token",
+        {**CC, "client_id": client_id},
+        headers={"Authorization": basic_auth(client_id, secret)},
+    )
     assert answer.status == 200
-    answer = await post(f"{base_url}/oauth/token", {**CC, "client_id": "someone-else"},
-                        headers={"Authorization": basic_auth(client_id, secret)})
+    answer = await post(
+        f"{base_url}/oauth/token",
+        {**CC, "client_id": "someone-else"},
+        headers={"Authorization": basic_auth(client_id, secret)},
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_request"
 
 
@@ -87,8 +99,11 @@ async def test_body_client_id_is_compared_with_the_decoded_basic_id(
     # before use, so it is the decoded id that the body's client_id must equal.
     client_id, secret = await _backend(server, client_id="alexa~skill.1")
     encoded = base64.b64encode(f"alexa%7Eskill.1:{secret}".encode()).decode()
-    answer = await post(f"{base_url}/oauth/token", {**CC, "client_id": client_id},
-                        headers={"Authorization": "Basic " + encoded})
+    answer = await post(
+        f"{base_url}/oauth/token",
+        {**CC, "client_id": client_id},
+        headers={"Authorization": "Basic " + encoded},
+    )
     assert answer.status == 200, answer.body
 
 
@@ -97,8 +112,9 @@ async def test_basic_parts_are_form_urlencoded_per_rfc6749(
 ) -> None:
     secret = "a+b/c:d=e%f g&h-long-enough-secret"
     client_id, _ = await _backend(server, secret=secret)
-    conforming = await post(f"{base_url}/oauth/token", CC,
-                            headers={"Authorization": basic_auth(client_id, secret)})
+    conforming = await post(
+        f"{base_url}/oauth/token", CC, headers={"Authorization": basic_auth(client_id, secret)}
+    )
     assert conforming.status == 200
     # Many clients (authlib's among them) skip the form-encoding; they are accepted too.
     raw = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
@@ -119,18 +135,23 @@ async def test_client_credentials_issues_no_refresh_token_and_no_user(
     server: TestServer, base_url: str
 ) -> None:
     client_id, secret = await _backend(server, permissions=["partner_token"])
-    answer = await post(f"{base_url}/oauth/token", CC,
-                        headers={"Authorization": basic_auth(client_id, secret)})
+    answer = await post(
+        f"{base_url}/oauth/token", CC, headers={"Authorization": basic_auth(client_id, secret)}
+    )
     assert answer.status == 200
     assert set(answer.body) == {"access_token", "token_type", "expires_in"}
-    me = await post(f"{base_url}/oauth/introspect", {"token": answer.body["access_token"]},
-                    headers={"Authorization": basic_auth(client_id, secret)})
+    me = await post(
+        f"{base_url}/oauth/introspect",
+        {"token": answer.body["access_token"]},
+        headers={"Authorization": basic_auth(client_id, secret)},
+    )
     assert me.body["active"] is True and "sub" not in me.body
 
 
 async def test_client_credentials_scope_must_be_allowed(server: TestServer, base_url: str) -> None:
-    client, secret = await create_client(server.app[DB], grant_types=["client_credentials"],
-                                         scopes=["reports"])
+    client, secret = await create_client(
+        server.app[DB], grant_types=["client_credentials"], scopes=["reports"]
+    )
     auth = {"Authorization": basic_auth(client.client_id, secret)}
     ok = await post(f"{base_url}/oauth/token", {**CC, "scope": "reports"}, headers=auth)
     assert ok.status == 200 and ok.body["scope"] == "reports"
@@ -142,8 +163,11 @@ async def test_grant_not_allowed_for_client_is_unauthorized_client(
     server: TestServer, base_url: str
 ) -> None:
     client, secret = await create_client(server.app[DB])  # code + refresh only
-    answer = await post(f"{base_url}/oauth/token", CC,
-                        headers={"Authorization": basic_auth(client.client_id, secret)})
+    answer = await post(
+        f"{base_url}/oauth/token",
+        CC,
+        headers={"Authorization": basic_auth(client.client_id, secret)},
+    )
     assert answer.status == 400 and answer.body["error"] == "unauthorized_client"
 
 
@@ -163,8 +187,11 @@ async def test_an_edit_made_from_an_older_copy_keeps_a_rotated_secret(
     # An admin's edit form was loaded before the rotation and is saved after it.
     assert await update_client(db, with_changes(client, name="Renamed"))
     for secret, status in ((old, 401), (new, 200)):
-        answer = await post(f"{base_url}/oauth/token", CC,
-                            headers={"Authorization": basic_auth(client.client_id, secret)})
+        answer = await post(
+            f"{base_url}/oauth/token",
+            CC,
+            headers={"Authorization": basic_auth(client.client_id, secret)},
+        )
         assert answer.status == status
 
 

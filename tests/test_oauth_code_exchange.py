@@ -31,8 +31,9 @@ async def test_token_response_is_json_no_store_with_integer_expires_in(
 ) -> None:
     client, secret = await create_client(server.app[DB])
     code = await get_code(browser, base_url, client)
-    answer = await token_request(base_url, exchange_data(code, client),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert answer.status == 200
     assert answer.headers["Content-Type"].startswith("application/json")
     assert answer.headers["Cache-Control"] == "no-store"
@@ -50,9 +51,15 @@ async def test_basic_and_body_credentials_give_identical_results(
     answers = []
     for basic in (True, False):
         code = await get_code(browser, base_url, client)
-        answers.append(await token_request(base_url, exchange_data(code, client),
-                                           client_id=client.client_id, secret=secret,
-                                           basic=basic))
+        answers.append(
+            await token_request(
+                base_url,
+                exchange_data(code, client),
+                client_id=client.client_id,
+                secret=secret,
+                basic=basic,
+            )
+        )
     shapes = [(a.status, sorted(a.body), a.body["expires_in"], a.body["scope"]) for a in answers]
     assert shapes[0] == shapes[1] and shapes[0][0] == 200
 
@@ -62,18 +69,22 @@ async def test_code_is_single_use_and_reuse_revokes_its_tokens(
 ) -> None:
     client, secret = await create_client(server.app[DB])
     code = await get_code(browser, base_url, client)
-    first = await token_request(base_url, exchange_data(code, client),
-                                client_id=client.client_id, secret=secret)
+    first = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert first.status == 200
     me = {"Authorization": f"Bearer {first.body['access_token']}"}
     assert (await _get(f"{base_url}/api/me", me)) == 200
-    again = await token_request(base_url, exchange_data(code, client),
-                                client_id=client.client_id, secret=secret)
+    again = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert again.status == 400 and again.body["error"] == "invalid_grant"
     assert (await _get(f"{base_url}/api/me", me)) == 401
     refresh = await token_request(
-        base_url, {"grant_type": "refresh_token", "refresh_token": first.body["refresh_token"]},
-        client_id=client.client_id, secret=secret,
+        base_url,
+        {"grant_type": "refresh_token", "refresh_token": first.body["refresh_token"]},
+        client_id=client.client_id,
+        secret=secret,
     )
     assert refresh.status == 400 and refresh.body["error"] == "invalid_grant"
 
@@ -86,17 +97,20 @@ async def test_spent_code_replayed_late_or_by_another_client_still_revokes(
     other, other_secret = await create_client(db, name="Other skill")
     for replay in ("other client", "after expiry"):
         code = await get_code(browser, base_url, client)
-        first = await token_request(base_url, exchange_data(code, client),
-                                    client_id=client.client_id, secret=secret)
+        first = await token_request(
+            base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+        )
         me = {"Authorization": f"Bearer {first.body['access_token']}"}
         assert (await _get(f"{base_url}/api/me", me)) == 200
         if replay == "other client":
-            again = await token_request(base_url, exchange_data(code, other),
-                                        client_id=other.client_id, secret=other_secret)
+            again = await token_request(
+                base_url, exchange_data(code, other), client_id=other.client_id, secret=other_secret
+            )
         else:
             await _expire(db, code)
-            again = await token_request(base_url, exchange_data(code, client),
-                                        client_id=client.client_id, secret=secret)
+            again = await token_request(
+                base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+            )
         assert again.status == 400 and again.body["error"] == "invalid_grant", replay
         assert (await _get(f"{base_url}/api/me", me)) == 401, replay
 
@@ -122,11 +136,18 @@ async def test_concurrent_exchanges_of_one_code_exactly_one_wins(
     client, secret = await create_client(server.app[DB])
     for _ in range(3):
         code = await get_code(browser, base_url, client)
-        answers = await asyncio.gather(*[
-            token_request(base_url, exchange_data(code, client), client_id=client.client_id,
-                          secret=secret, basic=i % 2 == 0)
-            for i in range(6)
-        ])
+        answers = await asyncio.gather(
+            *[
+                token_request(
+                    base_url,
+                    exchange_data(code, client),
+                    client_id=client.client_id,
+                    secret=secret,
+                    basic=i % 2 == 0,
+                )
+                for i in range(6)
+            ]
+        )
         statuses = sorted(a.status for a in answers)
         assert statuses == [200, 400, 400, 400, 400, 400]
         assert {a.body["error"] for a in answers if a.status == 400} == {"invalid_grant"}
@@ -139,8 +160,9 @@ async def test_expired_code_is_invalid_grant(
     client, secret = await create_client(db)
     code = await get_code(browser, base_url, client)
     await _expire(db, code)
-    answer = await token_request(base_url, exchange_data(code, client),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
 
 
@@ -153,8 +175,9 @@ async def test_code_ttl_setting_bounds_code_lifetime(
     client, secret = await create_client(app[DB])
     code = await get_code(browser, base_url, client)
     await asyncio.sleep(1.2)
-    answer = await token_request(base_url, exchange_data(code, client),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
 
 
@@ -165,12 +188,14 @@ async def test_code_is_bound_to_its_client(
     client, secret = await create_client(db)
     other, other_secret = await create_client(db, name="Other skill")
     code = await get_code(browser, base_url, client)
-    stolen = await token_request(base_url, exchange_data(code, other),
-                                 client_id=other.client_id, secret=other_secret)
+    stolen = await token_request(
+        base_url, exchange_data(code, other), client_id=other.client_id, secret=other_secret
+    )
     assert stolen.status == 400 and stolen.body["error"] == "invalid_grant"
     # The rightful client can still use it: another client cannot burn someone else's code.
-    mine = await token_request(base_url, exchange_data(code, client),
-                               client_id=client.client_id, secret=secret)
+    mine = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert mine.status == 200
 
 
@@ -180,8 +205,10 @@ async def test_code_is_bound_to_its_redirect_uri(
     client, secret = await create_client(server.app[DB])
     code = await get_code(browser, base_url, client, redirect_uri=ALEXA_REDIRECT_URIS[0])
     answer = await token_request(
-        base_url, exchange_data(code, client, redirect_uri=ALEXA_REDIRECT_URIS[1]),
-        client_id=client.client_id, secret=secret,
+        base_url,
+        exchange_data(code, client, redirect_uri=ALEXA_REDIRECT_URIS[1]),
+        client_id=client.client_id,
+        secret=secret,
     )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
 
@@ -204,12 +231,20 @@ async def test_pkce_s256_verifier_is_required_and_checked(
     pkce = {"code_challenge": CHALLENGE, "code_challenge_method": "S256"}
     for extra in ({}, {"code_verifier": VERIFIER.replace("d", "e", 1)}, {"code_verifier": "x"}):
         code = await get_code(browser, base_url, client, **pkce)
-        answer = await token_request(base_url, exchange_data(code, client, **extra),
-                                     client_id=client.client_id, secret=secret)
+        answer = await token_request(
+            base_url,
+            exchange_data(code, client, **extra),
+            client_id=client.client_id,
+            secret=secret,
+        )
         assert answer.status == 400 and answer.body["error"] == "invalid_grant", extra
     code = await get_code(browser, base_url, client, **pkce)
-    answer = await token_request(base_url, exchange_data(code, client, code_verifier=VERIFIER),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url,
+        exchange_data(code, client, code_verifier=VERIFIER),
+        client_id=client.client_id,
+        secret=secret,
+    )
     assert answer.status == 200
 
 
@@ -218,19 +253,25 @@ async def test_without_challenge_no_verifier_is_needed_and_none_accepted(
 ) -> None:
     client, secret = await create_client(server.app[DB])
     code = await get_code(browser, base_url, client)
-    answer = await token_request(base_url, exchange_data(code, client, code_verifier=VERIFIER),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url,
+        exchange_data(code, client, code_verifier=VERIFIER),
+        client_id=client.client_id,
+        secret=secret,
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
     code = await get_code(browser, base_url, client)
-    answer = await token_request(base_url, exchange_data(code, client),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert answer.status == 200
 
 
 async def test_unknown_code_is_invalid_grant(server: TestServer, base_url: str) -> None:
     client, secret = await create_client(server.app[DB])
-    answer = await token_request(base_url, exchange_data("made-up", client),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, exchange_data("made-up", client), client_id=client.client_id, secret=secret
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
 
 
@@ -239,8 +280,9 @@ async def test_client_without_refresh_grant_gets_no_refresh_token(
 ) -> None:
     client, secret = await create_client(server.app[DB], grant_types=["authorization_code"])
     code = await get_code(browser, base_url, client)
-    answer = await token_request(base_url, exchange_data(code, client),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     assert answer.status == 200 and "refresh_token" not in answer.body
 
 
@@ -250,8 +292,13 @@ async def test_token_endpoint_needs_no_cookies_or_csrf(
     client, secret = await create_client(server.app[DB])
     code = await get_code(browser, base_url, client)
     # `post` uses a fresh session: no cookies, no CSRF token, like Alexa's servers.
-    answer = await post(f"{base_url}/oauth/token", {
-        **exchange_data(code, client), "client_id": client.client_id, "client_secret": secret,
-    })
+    answer = await post(
+        f"{base_url}/oauth/token",
+        {
+            **exchange_data(code, client),
+            "client_id": client.client_id,
+            "client_secret": secret,
+        },
+    )
     assert answer.status == 200
     assert "Set-Cookie" not in answer.headers

@@ -14,8 +14,11 @@ from tests.support.oauth import basic_auth, create_client, issue_tokens, post
 
 
 async def _introspect(base_url: str, client_id: str, secret: str, token: str) -> Any:
-    answer = await post(f"{base_url}/oauth/introspect", {"token": token},
-                        headers={"Authorization": basic_auth(client_id, secret)})
+    answer = await post(
+        f"{base_url}/oauth/introspect",
+        {"token": token},
+        headers={"Authorization": basic_auth(client_id, secret)},
+    )
     assert answer.status == 200
     assert answer.headers["Cache-Control"] == "no-store"
     return answer.body
@@ -41,15 +44,19 @@ async def test_resource_server_with_introspect_permission_sees_other_clients_tok
     db = server.app[DB]
     alexa, _ = await create_client(db)
     tokens = await issue_tokens(db, alexa, user_id="kc-1", username="user")
-    skill, skill_secret = await create_client(db, name="Skill backend", scopes=[],
-                                              grant_types=["client_credentials"],
-                                              permissions=["introspect"])
+    skill, skill_secret = await create_client(
+        db,
+        name="Skill backend",
+        scopes=[],
+        grant_types=["client_credentials"],
+        permissions=["introspect"],
+    )
     body = await _introspect(base_url, skill.client_id, skill_secret, tokens["access_token"])
     assert body["active"] is True and body["client_id"] == alexa.client_id
-    stranger, stranger_secret = await create_client(db, name="Stranger", scopes=[],
-                                                    grant_types=["client_credentials"])
-    body = await _introspect(base_url, stranger.client_id, stranger_secret,
-                             tokens["access_token"])
+    stranger, stranger_secret = await create_client(
+        db, name="Stranger", scopes=[], grant_types=["client_credentials"]
+    )
+    body = await _introspect(base_url, stranger.client_id, stranger_secret, tokens["access_token"])
     assert body == {"active": False}
 
 

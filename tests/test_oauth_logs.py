@@ -40,41 +40,63 @@ async def test_linking_flow_logs_no_secrets(
     for basic in (True, False):
         code = await get_code(browser, base_url, client)
         secrets_seen.append(code)
-        tokens = await token_request(base_url, exchange_data(code, client),
-                                     client_id=client.client_id, secret=secret, basic=basic)
+        tokens = await token_request(
+            base_url,
+            exchange_data(code, client),
+            client_id=client.client_id,
+            secret=secret,
+            basic=basic,
+        )
         assert tokens.status == 200
         secrets_seen += [tokens.body["access_token"], tokens.body["refresh_token"]]
-        async with aiohttp.ClientSession() as http, http.get(
-            f"{base_url}/api/me", headers={"Authorization": f"Bearer {tokens.body['access_token']}"}
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
+                f"{base_url}/api/me",
+                headers={"Authorization": f"Bearer {tokens.body['access_token']}"},
+            ) as resp,
+        ):
             assert resp.status == 200
         refreshed = await token_request(
             base_url,
             {"grant_type": "refresh_token", "refresh_token": tokens.body["refresh_token"]},
-            client_id=client.client_id, secret=secret, basic=basic,
+            client_id=client.client_id,
+            secret=secret,
+            basic=basic,
         )
         secrets_seen.append(refreshed.body["access_token"])
         auth = {"Authorization": basic_auth(client.client_id, secret)}
-        await post(f"{base_url}/oauth/introspect", {"token": tokens.body["access_token"]},
-                   headers=auth)
-        await post(f"{base_url}/oauth/revoke", {"token": tokens.body["refresh_token"]},
-                   headers=auth)
+        await post(
+            f"{base_url}/oauth/introspect", {"token": tokens.body["access_token"]}, headers=auth
+        )
+        await post(
+            f"{base_url}/oauth/revoke", {"token": tokens.body["refresh_token"]}, headers=auth
+        )
         # Failures log too: a replayed code, a wrong secret, a bad bearer token.
-        await token_request(base_url, exchange_data(code, client),
-                            client_id=client.client_id, secret=secret, basic=basic)
-        await token_request(base_url, {"grant_type": "client_credentials"},
-                            client_id=client.client_id, secret=secret + "x", basic=basic)
+        await token_request(
+            base_url,
+            exchange_data(code, client),
+            client_id=client.client_id,
+            secret=secret,
+            basic=basic,
+        )
+        await token_request(
+            base_url,
+            {"grant_type": "client_credentials"},
+            client_id=client.client_id,
+            secret=secret + "x",
+            basic=basic,
+        )
         forged = {"Authorization": f"Bearer {refreshed.body['access_token']}x"}
-        async with aiohttp.ClientSession() as http, http.get(
-            f"{base_url}/api/me", headers=forged
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{base_url}/api/me", headers=forged) as resp,
+        ):
             assert resp.status == 401
     await asyncio.sleep(0.05)  # let the access log of the last request be written
 
     assert len(caplog.records) > 20
-    text = "\n".join(
-        f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
-    )
+    text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     for value in secrets_seen:
         assert value not in text, "a secret was logged"
     assert "Authorization" not in text
@@ -83,9 +105,11 @@ async def test_linking_flow_logs_no_secrets(
 
 
 def test_redacting_filter_masks_what_slips_through() -> None:
-    line = ("GET /cb?code=abc123&state=s HTTP/1.1 Authorization: Bearer tok.en "
-            "refresh_token=rt1 client_secret=cs1 Authorization: Basic " + base64.b64encode(
-                b"id:secret").decode())
+    line = (
+        "GET /cb?code=abc123&state=s HTTP/1.1 Authorization: Bearer tok.en "
+        "refresh_token=rt1 client_secret=cs1 Authorization: Basic "
+        + base64.b64encode(b"id:secret").decode()
+    )
     cleaned = redact(line)
     for value in ("abc123", "tok.en", "rt1", "cs1", base64.b64encode(b"id:secret").decode()):
         assert value not in cleaned
@@ -99,8 +123,15 @@ def test_tracebacks_are_redacted_too() -> None:
     try:
         raise ValueError("Got more than 8190 bytes: b'/login/callback?code=c0de-sekrit&state=s'")
     except ValueError:
-        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1,
-                                   "Error handling request", (), sys.exc_info())
+        record = logging.LogRecord(
+            "aiohttp.server",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling request",
+            (),
+            sys.exc_info(),
+        )
     RedactingFilter().filter(record)
     text = RedactingFormatter("%(message)s").format(record)
     assert "Got more than 8190 bytes" in text

@@ -19,7 +19,8 @@ async def test_metadata_is_valid_and_uses_public_url(make_app, aiohttp_client) -
     assert meta["introspection_endpoint"] == "https://link.example.com/oauth/introspect"
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post"
+        "client_secret_basic",
+        "client_secret_post",
     }
 
 

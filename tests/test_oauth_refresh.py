@@ -21,11 +21,14 @@ from tests.support.oauth import (
 )
 
 
-async def _refresh(base_url: str, client: OAuthClient, secret: str, refresh_token: str,
-                   **extra: str) -> Answer:
+async def _refresh(
+    base_url: str, client: OAuthClient, secret: str, refresh_token: str, **extra: str
+) -> Answer:
     return await token_request(
-        base_url, {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra},
-        client_id=client.client_id, secret=secret,
+        base_url,
+        {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra},
+        client_id=client.client_id,
+        secret=secret,
     )
 
 
@@ -34,8 +37,9 @@ async def _linked(
 ) -> tuple[OAuthClient, str, dict[str, Any]]:
     db = server.app[DB]
     client, secret = await create_client(db, **client_fields)
-    tokens = await issue_tokens(db, client, user_id="u-1", username="user",
-                                scope="profile alexa::health:profile:write")
+    tokens = await issue_tokens(
+        db, client, user_id="u-1", username="user", scope="profile alexa::health:profile:write"
+    )
     return client, secret, tokens
 
 
@@ -78,9 +82,9 @@ async def test_concurrent_refreshes_with_one_token_all_succeed(
     server: TestServer, base_url: str
 ) -> None:
     client, secret, tokens = await _linked(server, refresh_policy="rotate")
-    answers = await asyncio.gather(*[
-        _refresh(base_url, client, secret, tokens["refresh_token"]) for _ in range(5)
-    ])
+    answers = await asyncio.gather(
+        *[_refresh(base_url, client, secret, tokens["refresh_token"]) for _ in range(5)]
+    )
     assert [a.status for a in answers] == [200] * 5
 
 
@@ -116,8 +120,13 @@ async def test_refresh_may_narrow_but_not_widen_scope(server: TestServer, base_u
     tokens = await issue_tokens(db, client, user_id="u-1", username="user", scope="profile")
     narrowed = await _refresh(base_url, client, secret, tokens["refresh_token"], scope="profile")
     assert narrowed.status == 200 and narrowed.body["scope"] == "profile"
-    widened = await _refresh(base_url, client, secret, tokens["refresh_token"],
-                             scope="profile alexa::health:profile:write")
+    widened = await _refresh(
+        base_url,
+        client,
+        secret,
+        tokens["refresh_token"],
+        scope="profile alexa::health:profile:write",
+    )
     assert widened.status == 400 and widened.body["error"] == "invalid_scope"
 
 
@@ -132,15 +141,21 @@ async def test_rotated_refresh_token_keeps_the_full_scope_when_access_is_narrowe
     full = await _refresh(base_url, client, secret, narrowed.body["refresh_token"])
     assert full.status == 200
     assert full.body["scope"] == "alexa::health:profile:write profile"
-    again = await _refresh(base_url, client, secret, full.body["refresh_token"],
-                           scope="profile alexa::health:profile:write")
+    again = await _refresh(
+        base_url,
+        client,
+        secret,
+        full.body["refresh_token"],
+        scope="profile alexa::health:profile:write",
+    )
     assert again.status == 200
 
 
 async def test_missing_refresh_token_is_invalid_request(server: TestServer, base_url: str) -> None:
     client, secret, _ = await _linked(server)
-    answer = await token_request(base_url, {"grant_type": "refresh_token"},
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, {"grant_type": "refresh_token"}, client_id=client.client_id, secret=secret
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_request"
 
 
@@ -178,5 +193,10 @@ async def test_revoking_a_successor_at_its_first_use_holds(
 
 
 async def _linked_again(server: TestServer, client: OAuthClient) -> dict[str, Any]:
-    return await issue_tokens(server.app[DB], client, user_id="u-1", username="user",
-                              scope="profile alexa::health:profile:write")
+    return await issue_tokens(
+        server.app[DB],
+        client,
+        user_id="u-1",
+        username="user",
+        scope="profile alexa::health:profile:write",
+    )

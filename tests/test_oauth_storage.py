@@ -23,8 +23,9 @@ async def test_codes_and_tokens_are_stored_only_as_hashes(
     db = server.app[DB]
     client, secret = await create_client(db)
     code = await get_code(browser, base_url, client)
-    answer = await token_request(base_url, exchange_data(code, client),
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
     plain = [code, answer.body["access_token"], answer.body["refresh_token"]]
     dump = ""
     for name in (authorization_codes.COLLECTION, tokens.COLLECTION):
@@ -36,8 +37,9 @@ async def test_codes_and_tokens_are_stored_only_as_hashes(
 
 async def test_indexes_exist(server: TestServer) -> None:
     db = server.app[DB]
-    index = {ix["name"]: ix for ix in
-             await (await db[grants.COLLECTION].list_indexes()).to_list(None)}
+    index = {
+        ix["name"]: ix for ix in await (await db[grants.COLLECTION].list_indexes()).to_list(None)
+    }
     assert index["user_id_1_client_id_1"].get("unique") is True
     names = {ix["name"] for ix in await (await db[tokens.COLLECTION].list_indexes()).to_list(None)}
     assert {"grant_id_1", "user_id_1_client_id_1"} <= names
@@ -46,9 +48,17 @@ async def test_indexes_exist(server: TestServer) -> None:
 def _code(code_hash: str, expires_in: float) -> AuthorizationCode:
     now = datetime.now(UTC)
     return AuthorizationCode(
-        code_hash=code_hash, client_id="c", redirect_uri=None, user_id="u", username="u",
-        scopes=frozenset(), code_challenge=None, code_challenge_method=None, grant_id="g",
-        created_at=now, expires_at=now + timedelta(seconds=expires_in),
+        code_hash=code_hash,
+        client_id="c",
+        redirect_uri=None,
+        user_id="u",
+        username="u",
+        scopes=frozenset(),
+        code_challenge=None,
+        code_challenge_method=None,
+        grant_id="g",
+        created_at=now,
+        expires_at=now + timedelta(seconds=expires_in),
     )
 
 
@@ -76,9 +86,17 @@ async def test_a_revoked_refresh_token_that_never_expires_is_purged_a_day_later(
 ) -> None:
     db = server.app[DB]
     now = datetime.now(UTC)
-    forever = Token(token_hash="rt-forever", kind="refresh", client_id="c", user_id="u",
-                    username="u", scopes=frozenset(), grant_id="g", issued_at=now,
-                    expires_at=None)
+    forever = Token(
+        token_hash="rt-forever",
+        kind="refresh",
+        client_id="c",
+        user_id="u",
+        username="u",
+        scopes=frozenset(),
+        grant_id="g",
+        issued_at=now,
+        expires_at=None,
+    )
     await tokens.insert_many(db, [forever])
     await purge_expired(db)
     assert await tokens.get(db, "rt-forever") is not None  # live: kept however old

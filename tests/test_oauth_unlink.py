@@ -47,9 +47,12 @@ async def test_revoke_grant_ends_access_and_refresh_tokens_and_consent(
     db = server.app[DB]
     client, secret = await create_client(db)
     code = await get_code(browser, base_url, client)
-    linked = await token_request(base_url, {"grant_type": "authorization_code", "code": code,
-                                            "redirect_uri": client.redirect_uris[0]},
-                                 client_id=client.client_id, secret=secret)
+    linked = await token_request(
+        base_url,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uris[0]},
+        client_id=client.client_id,
+        secret=secret,
+    )
     user_id = (await authenticate_access_token(db, linked.body["access_token"])).user_id
     assert user_id is not None
     assert [g.client_id for g in await grants.list_for_user(db, user_id)] == [client.client_id]
@@ -59,8 +62,10 @@ async def test_revoke_grant_ends_access_and_refresh_tokens_and_consent(
     with pytest.raises(InvalidToken):
         await authenticate_access_token(db, linked.body["access_token"])
     refresh = await token_request(
-        base_url, {"grant_type": "refresh_token", "refresh_token": linked.body["refresh_token"]},
-        client_id=client.client_id, secret=secret,
+        base_url,
+        {"grant_type": "refresh_token", "refresh_token": linked.body["refresh_token"]},
+        client_id=client.client_id,
+        secret=secret,
     )
     assert refresh.status == 400 and refresh.body["error"] == "invalid_grant"
     assert await grants.list_for_user(db, user_id) == []
@@ -79,9 +84,12 @@ async def test_code_issued_before_unlinking_gives_no_tokens_after_it(
     code = await get_code(browser, base_url, client)
     [grant] = await grants.list_for_client(db, client.client_id)
     await unlink.revoke_grant(db, user_id=grant.user_id, client_id=client.client_id)
-    answer = await token_request(base_url, {"grant_type": "authorization_code", "code": code,
-                                            "redirect_uri": client.redirect_uris[0]},
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uris[0]},
+        client_id=client.client_id,
+        secret=secret,
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
 
 
@@ -134,8 +142,10 @@ async def test_removed_client_can_no_longer_obtain_or_use_tokens(
     with pytest.raises(InvalidToken):
         await authenticate_access_token(db, tokens["access_token"])
     answer = await token_request(
-        base_url, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        client_id=client.client_id, secret=secret,
+        base_url,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        client_id=client.client_id,
+        secret=secret,
     )
     assert answer.status == 401 and answer.body["error"] == "invalid_client"
     assert await grants.list_for_user(db, "u-1") == []
@@ -183,7 +193,9 @@ async def _active_tokens(db: Database, client_id: str) -> int:
 
 
 async def test_an_exchange_racing_an_unlink_leaves_no_live_token(
-    server: TestServer, base_url: str, browser: Browser,
+    server: TestServer,
+    base_url: str,
+    browser: Browser,
     unlink_during_issue: Callable[[str, str], None],
 ) -> None:
     db = server.app[DB]
@@ -191,16 +203,21 @@ async def test_an_exchange_racing_an_unlink_leaves_no_live_token(
     code = await get_code(browser, base_url, client)
     [grant] = await grants.list_for_client(db, client.client_id)
     unlink_during_issue(grant.user_id, client.client_id)
-    answer = await token_request(base_url, {"grant_type": "authorization_code", "code": code,
-                                            "redirect_uri": client.redirect_uris[0]},
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uris[0]},
+        client_id=client.client_id,
+        secret=secret,
+    )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
     assert await _active_tokens(db, client.client_id) == 0
 
 
 @pytest.mark.parametrize("policy", ["reuse", "rotate"])
 async def test_a_refresh_racing_an_unlink_leaves_no_live_token(
-    server: TestServer, base_url: str, policy: str,
+    server: TestServer,
+    base_url: str,
+    policy: str,
     unlink_during_issue: Callable[[str, str], None],
 ) -> None:
     db = server.app[DB]
@@ -208,8 +225,10 @@ async def test_a_refresh_racing_an_unlink_leaves_no_live_token(
     tokens = await issue_tokens(db, client, user_id="u-1", username="one")
     unlink_during_issue("u-1", client.client_id)
     answer = await token_request(
-        base_url, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        client_id=client.client_id, secret=secret,
+        base_url,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        client_id=client.client_id,
+        secret=secret,
     )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
     assert await _active_tokens(db, client.client_id) == 0
@@ -217,30 +236,40 @@ async def test_a_refresh_racing_an_unlink_leaves_no_live_token(
 
 @pytest.mark.parametrize("policy", ["reuse", "rotate"])
 async def test_a_refresh_racing_the_revocation_of_its_token_leaves_no_live_token(
-    server: TestServer, base_url: str, policy: str,
+    server: TestServer,
+    base_url: str,
+    policy: str,
     revoke_during_issue: Callable[[Revocation], None],
 ) -> None:
     db = server.app[DB]
     client, secret = await create_client(db, refresh_policy=policy)
     tokens = await issue_tokens(db, client, user_id="u-1", username="one")
     auth = {"Authorization": basic_auth(client.client_id, secret)}
-    revoke_during_issue(lambda db: post(f"{base_url}/oauth/revoke",
-                                        {"token": tokens["refresh_token"]}, headers=auth))
+    revoke_during_issue(
+        lambda db: post(
+            f"{base_url}/oauth/revoke", {"token": tokens["refresh_token"]}, headers=auth
+        )
+    )
     answer = await token_request(
-        base_url, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        client_id=client.client_id, secret=secret,
+        base_url,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        client_id=client.client_id,
+        secret=secret,
     )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
     assert await _active_tokens(db, client.client_id) == 0
 
 
 async def test_a_token_request_racing_the_removal_of_its_client_leaves_no_live_token(
-    server: TestServer, base_url: str, revoke_during_issue: Callable[[Revocation], None],
+    server: TestServer,
+    base_url: str,
+    revoke_during_issue: Callable[[Revocation], None],
 ) -> None:
     db = server.app[DB]
     client, secret = await create_client(db, grant_types=["client_credentials"], scopes=[])
     revoke_during_issue(lambda db: remove_client(db, client.client_id))
-    answer = await token_request(base_url, {"grant_type": "client_credentials"},
-                                 client_id=client.client_id, secret=secret)
+    answer = await token_request(
+        base_url, {"grant_type": "client_credentials"}, client_id=client.client_id, secret=secret
+    )
     assert answer.status == 401 and answer.body["error"] == "invalid_client"
     assert await _active_tokens(db, client.client_id) == 0

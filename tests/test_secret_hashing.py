@@ -59,8 +59,10 @@ async def test_a_flood_for_one_client_leaves_room_for_the_others(
         return real_check(secret, stored)
 
     monkeypatch.setattr(secret_hashing, "_check", slow_check)
-    flood = [asyncio.create_task(secret_hashing.verify_secret(f"guess-{i}", "flooded-client-hash"))
-             for i in range(secret_hashing.MAX_PENDING_PER_HASH)]
+    flood = [
+        asyncio.create_task(secret_hashing.verify_secret(f"guess-{i}", "flooded-client-hash"))
+        for i in range(secret_hashing.MAX_PENDING_PER_HASH)
+    ]
     await asyncio.sleep(0.05)
     with pytest.raises(secret_hashing.CheckerBusy):
         await secret_hashing.verify_secret("one-more-guess", "flooded-client-hash")

@@ -11,5 +11,9 @@ from service.commands import clients, partners, rekey, seed, serve
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
 COMMANDS: list[Register] = [
-    serve.register, clients.register, seed.register, partners.register, rekey.register,
+    serve.register,
+    clients.register,
+    seed.register,
+    partners.register,
+    rekey.register,
 ]

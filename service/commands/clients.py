@@ -34,23 +34,49 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add = commands.add_parser("add", help="register a client; prints its id and secret once")
     add.add_argument("--name", required=True)
     add.add_argument("--client-id", help="default: generated")
-    add.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris",
-                     metavar="URI", help="exact redirect URI (repeat for each Alexa region)")
-    add.add_argument("--grant", action="append", choices=GRANT_TYPES, dest="grant_types",
-                     help="allowed grant type (repeat; default authorization_code and "
-                          "refresh_token)")
-    add.add_argument("--scope", action="append", default=[], dest="scopes",
-                     help="allowed scope (repeat, or space-separated)")
-    add.add_argument("--pkce", action=argparse.BooleanOptionalAction, default=False,
-                     help="require PKCE S256 on authorization requests")
+    add.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        dest="redirect_uris",
+        metavar="URI",
+        help="exact redirect URI (repeat for each Alexa region)",
+    )
+    add.add_argument(
+        "--grant",
+        action="append",
+        choices=GRANT_TYPES,
+        dest="grant_types",
+        help="allowed grant type (repeat; default authorization_code and refresh_token)",
+    )
+    add.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        dest="scopes",
+        help="allowed scope (repeat, or space-separated)",
+    )
+    add.add_argument(
+        "--pkce",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="require PKCE S256 on authorization requests",
+    )
     add.add_argument("--access-token-ttl", type=int, help="seconds (default ALS_ACCESS_TOKEN_TTL)")
-    add.add_argument("--refresh-token-ttl", type=int,
-                     help="seconds, 0 = never expires (default ALS_REFRESH_TOKEN_TTL)")
+    add.add_argument(
+        "--refresh-token-ttl",
+        type=int,
+        help="seconds, 0 = never expires (default ALS_REFRESH_TOKEN_TTL)",
+    )
     add.add_argument("--refresh-policy", choices=REFRESH_POLICIES, default="reuse")
-    add.add_argument("--permission", action="append", default=[], dest="permissions",
-                     choices=PERMISSIONS)
-    add.add_argument("--secret", help="set this secret (at least 24 characters; '-' reads it "
-                                      "from stdin) instead of generating one")
+    add.add_argument(
+        "--permission", action="append", default=[], dest="permissions", choices=PERMISSIONS
+    )
+    add.add_argument(
+        "--secret",
+        help="set this secret (at least 24 characters; '-' reads it "
+        "from stdin) instead of generating one",
+    )
     add.set_defaults(run=_add)
 
     commands.add_parser("list", help="list clients").set_defaults(run=_list)
@@ -94,10 +120,16 @@ def _add(args: argparse.Namespace) -> int:
             grant_types=args.grant_types or ("authorization_code", "refresh_token"),
             scopes=scopes,
             require_pkce=args.pkce,
-            access_token_ttl=(args.access_token_ttl if args.access_token_ttl is not None
-                              else settings.access_token_ttl),
-            refresh_token_ttl=(args.refresh_token_ttl if args.refresh_token_ttl is not None
-                               else settings.refresh_token_ttl),
+            access_token_ttl=(
+                args.access_token_ttl
+                if args.access_token_ttl is not None
+                else settings.access_token_ttl
+            ),
+            refresh_token_ttl=(
+                args.refresh_token_ttl
+                if args.refresh_token_ttl is not None
+                else settings.refresh_token_ttl
+            ),
             refresh_policy=args.refresh_policy,
             permissions=args.permissions,
             secret=_secret_arg(args.secret),

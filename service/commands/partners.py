@@ -43,15 +43,24 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add = commands.add_parser("add", help="add (or with --replace, overwrite) a partner")
     add.add_argument("partner_id", help="the OAuth client id we vend to Alexa for the skill")
     add.add_argument("--lwa-client-id", required=True, help="the skill's Alexa (LWA) client id")
-    add.add_argument("--lwa-client-secret-file", metavar="PATH",
-                     help="read the LWA client secret from this file ('-' = stdin); "
-                          "default: prompt (or stdin when not a terminal)")
-    add.add_argument("--region", choices=sorted(regions.LWA_TOKEN_URLS),
-                     help="sets both hosts (default NA)")
+    add.add_argument(
+        "--lwa-client-secret-file",
+        metavar="PATH",
+        help="read the LWA client secret from this file ('-' = stdin); "
+        "default: prompt (or stdin when not a terminal)",
+    )
+    add.add_argument(
+        "--region", choices=sorted(regions.LWA_TOKEN_URLS), help="sets both hosts (default NA)"
+    )
     add.add_argument("--lwa-token-url", metavar="REGION|URL", help="override the LWA token URL")
     add.add_argument("--alexa-api-base", metavar="REGION|URL", help="override the Alexa API host")
-    add.add_argument("--scope", action="append", dest="scopes", metavar="SCOPE",
-                     help="LWA scope (repeat; default alexa::health:profile:write)")
+    add.add_argument(
+        "--scope",
+        action="append",
+        dest="scopes",
+        metavar="SCOPE",
+        help="LWA scope (repeat; default alexa::health:profile:write)",
+    )
     add.add_argument("--replace", action="store_true", help="overwrite an existing partner")
     add.set_defaults(run=_add)
 
@@ -98,10 +107,16 @@ def _add(args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> tuple[dict[str, Any], bool]:
         partner = await partner_admin.add_partner(
-            db, keyring, partner_id=args.partner_id, lwa_client_id=args.lwa_client_id,
-            lwa_client_secret=secret, lwa_token_url=args.lwa_token_url,
-            alexa_api_base=args.alexa_api_base, region=args.region,
-            scopes=tuple(args.scopes or partner_admin.DEFAULT_SCOPES), replace=args.replace,
+            db,
+            keyring,
+            partner_id=args.partner_id,
+            lwa_client_id=args.lwa_client_id,
+            lwa_client_secret=secret,
+            lwa_token_url=args.lwa_token_url,
+            alexa_api_base=args.alexa_api_base,
+            region=args.region,
+            scopes=tuple(args.scopes or partner_admin.DEFAULT_SCOPES),
+            replace=args.replace,
         )
         client = await client_store.get(db, args.partner_id)
         return partner_admin.describe(partner), client is not None
@@ -116,9 +131,12 @@ def _add(args: argparse.Namespace) -> int:
     if not client_exists:
         # Allowed (the client may come next), but a typo here would leave a partner that no
         # reciprocal call or AcceptGrant ever finds: they look it up by the token's client.
-        print(f"warning: there is no OAuth client {args.partner_id!r} (yet); Alexa's calls find "
-              "this partner only with tokens issued to the client of that id "
-              f"(`clients add --client-id {args.partner_id} …`)", file=sys.stderr)
+        print(
+            f"warning: there is no OAuth client {args.partner_id!r} (yet); Alexa's calls find "
+            "this partner only with tokens issued to the client of that id "
+            f"(`clients add --client-id {args.partner_id} …`)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -187,13 +205,21 @@ async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
     base = ctx.amazon_standin.rstrip("/")
     await _register_standin_client(base)
     partner = await partner_admin.add_partner(
-        ctx.db, keyring, partner_id=DEMO_PARTNER, lwa_client_id=DEMO_LWA_CLIENT,
-        lwa_client_secret=DEMO_LWA_SECRET, lwa_token_url=f"{base}/auth/o2/token",
-        alexa_api_base=base, replace=True, actor="seed",
+        ctx.db,
+        keyring,
+        partner_id=DEMO_PARTNER,
+        lwa_client_id=DEMO_LWA_CLIENT,
+        lwa_client_secret=DEMO_LWA_SECRET,
+        lwa_token_url=f"{base}/auth/o2/token",
+        alexa_api_base=base,
+        replace=True,
+        actor="seed",
     )
-    return {f"partner:{DEMO_PARTNER}": {
-        **partner_admin.describe(partner),
-        "reciprocal_url": ctx.settings.url("/api/reciprocal/authorize"),
-        "get_an_lwa_code": f"curl -s -X POST {base}/_standin/codes -H 'Content-Type: "
-                           f"application/json' -d '{{\"client_id\": \"{DEMO_LWA_CLIENT}\"}}'",
-    }}
+    return {
+        f"partner:{DEMO_PARTNER}": {
+            **partner_admin.describe(partner),
+            "reciprocal_url": ctx.settings.url("/api/reciprocal/authorize"),
+            "get_an_lwa_code": f"curl -s -X POST {base}/_standin/codes -H 'Content-Type: "
+            f'application/json\' -d \'{{"client_id": "{DEMO_LWA_CLIENT}"}}\'',
+        }
+    }

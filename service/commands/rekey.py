@@ -39,11 +39,20 @@ def run(args: argparse.Namespace) -> int:
         return await rekey(db, keyring)
 
     counts = run_with_db(settings, work)
-    print(json.dumps({"primary_key": keyring.primary_kid,
-                      "collections": [dataclasses.asdict(c) for c in counts]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "primary_key": keyring.primary_kid,
+                "collections": [dataclasses.asdict(c) for c in counts],
+            },
+            indent=2,
+        )
+    )
     failed = sum(c.failed for c in counts)
     if failed:
-        print(f"error: {failed} value(s) could not be decrypted with any configured key",
-              file=sys.stderr)
+        print(
+            f"error: {failed} value(s) could not be decrypted with any configured key",
+            file=sys.stderr,
+        )
         return 1
     return 0

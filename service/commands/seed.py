@@ -51,11 +51,18 @@ async def ensure_client(db: Database, wanted: OAuthClient, secret: str) -> OAuth
     existing = await client_store.get(db, wanted.client_id)
     if existing is None:
         client, _ = await register_client(
-            db, client_id=wanted.client_id, name=wanted.name,
-            redirect_uris=wanted.redirect_uris, grant_types=wanted.grant_types,
-            scopes=wanted.scopes, require_pkce=wanted.require_pkce,
-            access_token_ttl=wanted.access_token_ttl, refresh_token_ttl=wanted.refresh_token_ttl,
-            refresh_policy=wanted.refresh_policy, permissions=wanted.permissions, secret=secret,
+            db,
+            client_id=wanted.client_id,
+            name=wanted.name,
+            redirect_uris=wanted.redirect_uris,
+            grant_types=wanted.grant_types,
+            scopes=wanted.scopes,
+            require_pkce=wanted.require_pkce,
+            access_token_ttl=wanted.access_token_ttl,
+            refresh_token_ttl=wanted.refresh_token_ttl,
+            refresh_policy=wanted.refresh_policy,
+            permissions=wanted.permissions,
+            secret=secret,
         )
         return client
     await update_client(db, wanted)
@@ -67,28 +74,43 @@ async def ensure_client(db: Database, wanted: OAuthClient, secret: str) -> OAuth
 
 
 async def demo_alexa_client(ctx: SeedContext) -> dict[str, Any]:
-    client = await ensure_client(ctx.db, OAuthClient(
-        client_id=DEMO_ALEXA_CLIENT, secret_hash="", name="Demo Alexa skill",
-        redirect_uris=ALEXA_REDIRECT_URIS,
-        grant_types=frozenset({"authorization_code", "refresh_token"}),
-        scopes=frozenset({"profile", "alexa::health:profile:write"}),
-        access_token_ttl=ctx.settings.access_token_ttl,
-        refresh_token_ttl=ctx.settings.refresh_token_ttl,
-    ), DEMO_ALEXA_SECRET)
-    return {DEMO_ALEXA_CLIENT: {
-        **describe_client(client), "client_secret": DEMO_ALEXA_SECRET,
-        "authorization_url": ctx.settings.url("/oauth/authorize"),
-        "token_url": ctx.settings.url("/oauth/token"),
-    }}
+    client = await ensure_client(
+        ctx.db,
+        OAuthClient(
+            client_id=DEMO_ALEXA_CLIENT,
+            secret_hash="",
+            name="Demo Alexa skill",
+            redirect_uris=ALEXA_REDIRECT_URIS,
+            grant_types=frozenset({"authorization_code", "refresh_token"}),
+            scopes=frozenset({"profile", "alexa::health:profile:write"}),
+            access_token_ttl=ctx.settings.access_token_ttl,
+            refresh_token_ttl=ctx.settings.refresh_token_ttl,
+        ),
+        DEMO_ALEXA_SECRET,
+    )
+    return {
+        DEMO_ALEXA_CLIENT: {
+            **describe_client(client),
+            "client_secret": DEMO_ALEXA_SECRET,
+            "authorization_url": ctx.settings.url("/oauth/authorize"),
+            "token_url": ctx.settings.url("/oauth/token"),
+        }
+    }
 
 
 async def demo_app_backend(ctx: SeedContext) -> dict[str, Any]:
-    client = await ensure_client(ctx.db, OAuthClient(
-        client_id=DEMO_BACKEND_CLIENT, secret_hash="", name="Demo app backend",
-        grant_types=frozenset({"client_credentials"}),
-        permissions=frozenset({"partner_token", "introspect"}),
-        access_token_ttl=ctx.settings.access_token_ttl,
-    ), DEMO_BACKEND_SECRET)
+    client = await ensure_client(
+        ctx.db,
+        OAuthClient(
+            client_id=DEMO_BACKEND_CLIENT,
+            secret_hash="",
+            name="Demo app backend",
+            grant_types=frozenset({"client_credentials"}),
+            permissions=frozenset({"partner_token", "introspect"}),
+            access_token_ttl=ctx.settings.access_token_ttl,
+        ),
+        DEMO_BACKEND_SECRET,
+    )
     return {DEMO_BACKEND_CLIENT: {**describe_client(client), "client_secret": DEMO_BACKEND_SECRET}}
 
 
@@ -99,16 +121,21 @@ STEPS: list[SeedStep] = [demo_alexa_client, demo_app_backend, seed_demo_partner]
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser = sub.add_parser("seed", help="create the demo clients (dev mode only) and print them")
-    parser.add_argument("--amazon-standin", metavar="URL",
-                        help="base URL of the local Amazon stand-in, for the demo partner")
+    parser.add_argument(
+        "--amazon-standin",
+        metavar="URL",
+        help="base URL of the local Amazon stand-in, for the demo partner",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.dev:
-        print("error: seed creates clients with published secrets; it runs only with ALS_ENV=dev",
-              file=sys.stderr)
+        print(
+            "error: seed creates clients with published secrets; it runs only with ALS_ENV=dev",
+            file=sys.stderr,
+        )
         return 2
 
     async def work(db: Database) -> dict[str, Any]:

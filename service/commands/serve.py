@@ -86,6 +86,8 @@ def _supervise(host: str, port: int, workers: int) -> int:
         proc.join()
     if asked_to_stop:
         return 0
-    print(f"a worker exited ({[proc.exitcode for proc in procs]}); stopped the others",
-          file=sys.stderr)
+    print(
+        f"a worker exited ({[proc.exitcode for proc in procs]}); stopped the others",
+        file=sys.stderr,
+    )
     return 1

@@ -38,7 +38,7 @@ def parse_directive(data: Any) -> AcceptGrant:
     directive = data.get("directive") if isinstance(data, dict) else None
     header = directive.get("header") if isinstance(directive, dict) else None
     if not isinstance(directive, dict) or not isinstance(header, dict):
-        raise InvalidRequest("body must be an Alexa directive: {\"directive\": {\"header\": …}}")
+        raise InvalidRequest('body must be an Alexa directive: {"directive": {"header": …}}')
     if header.get("namespace") != NAMESPACE or header.get("name") != "AcceptGrant":
         raise InvalidRequest("directive must be Alexa.Authorization AcceptGrant")
     payload = _member(directive, "payload")
@@ -108,8 +108,13 @@ async def accept_grant(
     if partner is None:
         log.warning("AcceptGrant for client %s, which is not a partner", grantee.client_id)
         return failure("the skill's client is not configured as a partner")
-    caller = Caller(grantee.user_id, grantee.username, grantee.client_id,
-                    grantee.authorized_at, grantee.grant_id)
+    caller = Caller(
+        grantee.user_id,
+        grantee.username,
+        grantee.client_id,
+        grantee.authorized_at,
+        grantee.grant_id,
+    )
     try:
         await link_account(deps, partner, caller, code=directive.code, via="accept_grant")
     except LinkingError as exc:

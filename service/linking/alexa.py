@@ -97,8 +97,10 @@ async def send(
             async with deps.http.post(
                 url,
                 data=json.dumps(payload),
-                headers={"Authorization": f"Bearer {token.token}",
-                         "Content-Type": "application/json"},
+                headers={
+                    "Authorization": f"Bearer {token.token}",
+                    "Content-Type": "application/json",
+                },
                 timeout=aiohttp.ClientTimeout(total=deps.alexa_timeout),
                 allow_redirects=False,
             ) as resp:
@@ -117,8 +119,9 @@ async def send(
             answer: Any = json.loads(raw) if raw else None
         except ValueError:
             answer = None
-        log.info("Alexa %s answered %d (user %s, partner %s)", path, status, link.user_id,
-                 partner_id)
+        log.info(
+            "Alexa %s answered %d (user %s, partner %s)", path, status, link.user_id, partner_id
+        )
 
         if 200 <= status < 300:
             return Delivery(status, requests, refreshed, answer)
@@ -126,27 +129,42 @@ async def send(
         if status == 401 and not refreshed:
             refreshed = True
             token = await tokens.access_token(
-                deps, user_ref=link.user_id, partner_id=partner_id, actor=actor,
+                deps,
+                user_ref=link.user_id,
+                partner_id=partner_id,
+                actor=actor,
                 stale_generation=link.generation,
             )
             continue
         if status == 401:
-            raise AlexaRejected("Alexa refused the user's token even after a refresh",
-                                status=502, **details)
+            raise AlexaRejected(
+                "Alexa refused the user's token even after a refresh", status=502, **details
+            )
         if status == 403:
             ended = await partner_tokens.end_link(
-                deps.db, link.user_id, partner_id, status=LinkStatus.INACTIVE,
-                reason=details.get("alexa_code", "alexa_403"), now=deps.clock(),
+                deps.db,
+                link.user_id,
+                partner_id,
+                status=LinkStatus.INACTIVE,
+                reason=details.get("alexa_code", "alexa_403"),
+                now=deps.clock(),
                 # The skill is disabled for this linking, however often its token was
                 # refreshed meanwhile (by a concurrent caller); a re-link is left alone.
                 linked_at=link.linked_at,
             )
             if ended:
-                await audit.record(deps.db, "link_inactive", actor=actor, user_id=link.user_id,
-                                   partner_id=partner_id, reason=details.get("alexa_code"))
+                await audit.record(
+                    deps.db,
+                    "link_inactive",
+                    actor=actor,
+                    user_id=link.user_id,
+                    partner_id=partner_id,
+                    reason=details.get("alexa_code"),
+                )
             raise LinkInactive(
                 "Alexa answered 403 (skill disabled or permission withdrawn); the link is now "
-                "inactive and its tokens were deleted", **details,
+                "inactive and its tokens were deleted",
+                **details,
             )
         if status == 429 or status >= 500:
             if retries + 1 < deps.retry.attempts:

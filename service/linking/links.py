@@ -92,18 +92,34 @@ async def link_account(
     except lwa.LwaError as exc:
         # invalid_client means *our* partner configuration is wrong: say so loudly in the log;
         # Alexa gets the same answer either way (the link failed, it may retry with a new code).
-        level = logging.ERROR if exc.error in ("invalid_client", "unauthorized_client") else \
-            logging.WARNING
-        log.log(level, "LWA refused the code exchange for partner %s: %s", partner.partner_id,
-                exc.error)
-        await audit.record(deps.db, "link_failed", actor=f"client:{caller.client_id}",
-                           user_id=caller.user_id, partner_id=partner.partner_id, via=via,
-                           reason=f"lwa_{exc.error}")
+        level = (
+            logging.ERROR
+            if exc.error in ("invalid_client", "unauthorized_client")
+            else logging.WARNING
+        )
+        log.log(
+            level, "LWA refused the code exchange for partner %s: %s", partner.partner_id, exc.error
+        )
+        await audit.record(
+            deps.db,
+            "link_failed",
+            actor=f"client:{caller.client_id}",
+            user_id=caller.user_id,
+            partner_id=partner.partner_id,
+            via=via,
+            reason=f"lwa_{exc.error}",
+        )
         raise InvalidGrant(f"Login with Amazon refused the code ({exc.error})") from None
     except lwa.LwaUnavailable:
-        await audit.record(deps.db, "link_failed", actor=f"client:{caller.client_id}",
-                           user_id=caller.user_id, partner_id=partner.partner_id, via=via,
-                           reason="lwa_unavailable")
+        await audit.record(
+            deps.db,
+            "link_failed",
+            actor=f"client:{caller.client_id}",
+            user_id=caller.user_id,
+            partner_id=partner.partner_id,
+            via=via,
+            reason="lwa_unavailable",
+        )
         raise LwaUnreachable(
             "Login with Amazon could not be reached; nothing was stored, try again"
         ) from None
@@ -123,20 +139,34 @@ async def link_account(
         now=now,
     )
     if await revocations.revoked_since(
-        deps.db, user_id=caller.user_id, client_id=caller.client_id, grant_id=caller.grant_id,
+        deps.db,
+        user_id=caller.user_id,
+        client_id=caller.client_id,
+        grant_id=caller.grant_id,
         granted_at=caller.authorized_at,
     ):
         # The customer unlinked the skill (or its token or client was revoked) while we were at
         # LWA, and the clean-up may have run before this store: the tokens must not outlive it.
         await partner_tokens.end_link(
-            deps.db, caller.user_id, partner.partner_id, status=LinkStatus.REVOKED,
-            reason="unlinked", now=deps.clock(), linked_at=link.linked_at,
+            deps.db,
+            caller.user_id,
+            partner.partner_id,
+            status=LinkStatus.REVOKED,
+            reason="unlinked",
+            now=deps.clock(),
+            linked_at=link.linked_at,
         )
         raise InvalidToken("the access token was revoked while linking; nothing was kept")
-    await audit.record(deps.db, "link", actor=f"client:{caller.client_id}",
-                       user_id=caller.user_id, partner_id=partner.partner_id, via=via,
-                       relinked=link.generation > 1,
-                       has_refresh_token=tokens.refresh_token is not None)
+    await audit.record(
+        deps.db,
+        "link",
+        actor=f"client:{caller.client_id}",
+        user_id=caller.user_id,
+        partner_id=partner.partner_id,
+        via=via,
+        relinked=link.generation > 1,
+        has_refresh_token=tokens.refresh_token is not None,
+    )
     log.info("linked user %s with partner %s (%s)", caller.user_id, partner.partner_id, via)
     return link
 
@@ -148,7 +178,8 @@ async def unlink(db: Database, user_id: str, partner_id: str, *, actor: str, rea
         db, user_id, partner_id, status=LinkStatus.REVOKED, reason=reason, now=utcnow()
     )
     if ended:
-        await audit.record(db, "unlink", actor=actor, user_id=user_id, partner_id=partner_id,
-                           reason=reason)
+        await audit.record(
+            db, "unlink", actor=actor, user_id=user_id, partner_id=partner_id, reason=reason
+        )
         log.info("unlinked user %s from partner %s (%s)", user_id, partner_id, reason)
     return ended

@@ -12,13 +12,15 @@ from typing import Any, Final
 
 from service.linking.errors import InvalidRequest
 
-HEALTH_INTERFACES: Final = frozenset({
-    "Alexa.Health.Weight",
-    "Alexa.Health.Sleep",
-    "Alexa.Health.DiaperChange",
-    "Alexa.Health.InfantFeeding",
-    "Alexa.Health.BreastPumping",
-})
+HEALTH_INTERFACES: Final = frozenset(
+    {
+        "Alexa.Health.Weight",
+        "Alexa.Health.Sleep",
+        "Alexa.Health.DiaperChange",
+        "Alexa.Health.InfantFeeding",
+        "Alexa.Health.BreastPumping",
+    }
+)
 MAX_PROFILES: Final = 100
 
 
@@ -36,8 +38,10 @@ def _text(value: Any, path: str, *, allow_empty: bool = False) -> str:
 
 def _list(value: Any, path: str, *, minimum: int = 1, maximum: int | None = None) -> list[Any]:
     if not isinstance(value, list) or len(value) < minimum:
-        raise InvalidRequest(f"{path} must be a list with at least {minimum} entr"
-                             f"{'y' if minimum == 1 else 'ies'}", field=path)
+        raise InvalidRequest(
+            f"{path} must be a list with at least {minimum} entr{'y' if minimum == 1 else 'ies'}",
+            field=path,
+        )
     if maximum is not None and len(value) > maximum:
         raise InvalidRequest(f"{path} must have at most {maximum} entries", field=path)
     return value
@@ -54,8 +58,9 @@ def validate_profile_report(report: Any) -> dict[str, Any]:
         profile = _object(raw_profile, at)
         profile_id = _text(profile.get("profileId"), f"{at}.profileId")
         if profile_id in seen:
-            raise InvalidRequest(f"{at}.profileId repeats an earlier profile",
-                                 field=f"{at}.profileId")
+            raise InvalidRequest(
+                f"{at}.profileId repeats an earlier profile", field=f"{at}.profileId"
+            )
         seen.add(profile_id)
         name = _object(profile.get("name"), f"{at}.name")
         _text(name.get("firstName"), f"{at}.name.firstName")
@@ -74,15 +79,16 @@ def validate_profile_report(report: Any) -> dict[str, Any]:
                     field=f"{cat}.name",
                 )
             if capability.get("type") != "AlexaInterface":
-                raise InvalidRequest(f"{cat}.type must be \"AlexaInterface\"", field=f"{cat}.type")
+                raise InvalidRequest(f'{cat}.type must be "AlexaInterface"', field=f"{cat}.type")
             _text(capability.get("version"), f"{cat}.version")
-            operations = _list(capability.get("supportedOperations"),
-                               f"{cat}.supportedOperations")
+            operations = _list(capability.get("supportedOperations"), f"{cat}.supportedOperations")
             for m, operation in enumerate(operations):
                 _text(operation, f"{cat}.supportedOperations[{m}]")
             if "Get" not in operations:
-                raise InvalidRequest(f"{cat}.supportedOperations must include \"Get\"",
-                                     field=f"{cat}.supportedOperations")
+                raise InvalidRequest(
+                    f'{cat}.supportedOperations must include "Get"',
+                    field=f"{cat}.supportedOperations",
+                )
     return {"report": report}
 
 

@@ -49,12 +49,17 @@ async def add_partner(
         raise PartnerConfigError(str(exc)) from None
     scopes = tuple(s for s in scopes if s)
     partner = await store.save(
-        db, keyring, partner_id=partner_id, lwa_client_id=lwa_client_id.strip(),
-        lwa_client_secret=lwa_client_secret, lwa_token_url=token_url,
-        alexa_api_base=api_base, scopes=scopes, replace=replace,
+        db,
+        keyring,
+        partner_id=partner_id,
+        lwa_client_id=lwa_client_id.strip(),
+        lwa_client_secret=lwa_client_secret,
+        lwa_token_url=token_url,
+        alexa_api_base=api_base,
+        scopes=scopes,
+        replace=replace,
     )
-    await audit.record(db, "partner_saved", actor=actor, partner_id=partner_id,
-                       replaced=replace)
+    await audit.record(db, "partner_saved", actor=actor, partner_id=partner_id, replaced=replace)
     return partner
 
 
@@ -64,8 +69,9 @@ async def remove_partner(db: Database, partner_id: str, *, actor: str = "cli") -
     links = await partner_tokens.delete_for_partner(db, partner_id)
     await refresh_leases.delete_for(db, partner_id=partner_id)
     if removed or links:
-        await audit.record(db, "partner_removed", actor=actor, partner_id=partner_id,
-                           links_deleted=links)
+        await audit.record(
+            db, "partner_removed", actor=actor, partner_id=partner_id, links_deleted=links
+        )
     return removed, links
 
 

@@ -11,16 +11,20 @@ from types import MappingProxyType
 from typing import Final
 from urllib.parse import urlsplit
 
-LWA_TOKEN_URLS: Final[Mapping[str, str]] = MappingProxyType({
-    "NA": "https://api.amazon.com/auth/o2/token",
-    "EU": "https://api.amazon.co.uk/auth/o2/token",
-    "FE": "https://api.amazon.co.jp/auth/o2/token",
-})
-ALEXA_API_BASES: Final[Mapping[str, str]] = MappingProxyType({
-    "NA": "https://api.amazonalexa.com",
-    "EU": "https://api.eu.amazonalexa.com",
-    "FE": "https://api.fe.amazonalexa.com",
-})
+LWA_TOKEN_URLS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "NA": "https://api.amazon.com/auth/o2/token",
+        "EU": "https://api.amazon.co.uk/auth/o2/token",
+        "FE": "https://api.amazon.co.jp/auth/o2/token",
+    }
+)
+ALEXA_API_BASES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "NA": "https://api.amazonalexa.com",
+        "EU": "https://api.eu.amazonalexa.com",
+        "FE": "https://api.fe.amazonalexa.com",
+    }
+)
 DEFAULT_REGION: Final = "NA"
 
 
@@ -37,8 +41,13 @@ def _resolve(value: str, table: Mapping[str, str], what: str) -> str:
         parts = urlsplit(value)
     except ValueError:  # e.g. an unclosed "[" in the host
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
-            or parts.query or parts.fragment:
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+    ):
         raise RegionError(
             f"{what} must be one of {', '.join(table)} or an absolute http(s) URL without query"
         )

@@ -119,15 +119,23 @@ async def access_token(
         fallback = await _still_valid_token(deps, link)
         if fallback is None:
             raise
-        log.warning("LWA unreachable: serving the stored token of user %s for partner %s "
-                    "(%d s left)", link.user_id, partner_id, fallback.expires_in(deps.clock()))
+        log.warning(
+            "LWA unreachable: serving the stored token of user %s for partner %s (%d s left)",
+            link.user_id,
+            partner_id,
+            fallback.expires_in(deps.clock()),
+        )
         return fallback
 
 
 async def _still_valid_token(deps: LinkingDeps, link: PartnerLink) -> PartnerAccessToken | None:
     current = await partner_tokens.get(deps.db, link.user_id, link.partner_id)
-    if (current is None or current.status is not LinkStatus.ACTIVE
-            or current.access_token is None or current.expires_at is None):
+    if (
+        current is None
+        or current.status is not LinkStatus.ACTIVE
+        or current.access_token is None
+        or current.expires_at is None
+    ):
         return None
     left = (current.expires_at - deps.clock()).total_seconds()
     if left < MIN_LIFETIME_SERVED:
@@ -164,22 +172,33 @@ async def _fresh_access_token(
 
         lease = await refresh_leases.latest(deps.db, link.user_id, partner_id, link.generation)
         now = deps.clock()
-        if lease is not None and lease.outcome not in (None, "done") and \
-                lease.finished_at is not None and lease.finished_at >= started:
+        if (
+            lease is not None
+            and lease.outcome not in (None, "done")
+            and lease.finished_at is not None
+            and lease.finished_at >= started
+        ):
             # The refresh we were waiting on failed: that is our answer too, rather than every
             # waiter trying an unreachable LWA in turn.
             _raise_for(lease.outcome)
         # Free: nobody tried yet, or the last attempt failed or its holder died (expired).
         # A fresh "done" lease is not: the set moved on and we only need to re-read it. (An
         # old one on a set of the same generation is left from a deleted, re-created link.)
-        done_long_ago = (lease is not None and lease.outcome == "done"
-                         and lease.finished_at is not None
-                         and now - lease.finished_at > timedelta(seconds=LEASE_GRACE))
+        done_long_ago = (
+            lease is not None
+            and lease.outcome == "done"
+            and lease.finished_at is not None
+            and now - lease.finished_at > timedelta(seconds=LEASE_GRACE)
+        )
         if lease is None or done_long_ago or (lease.outcome != "done" and lease.expires_at <= now):
             mine = await refresh_leases.try_acquire(
-                deps.db, link.user_id, partner_id, link.generation,
+                deps.db,
+                link.user_id,
+                partner_id,
+                link.generation,
                 attempt=0 if lease is None else lease.attempt + 1,
-                owner=f"{_OWNER_PREFIX}:{uuid.uuid4().hex[:12]}", now=now,
+                owner=f"{_OWNER_PREFIX}:{uuid.uuid4().hex[:12]}",
+                now=now,
                 expires_at=now + timedelta(seconds=deps.lwa_timeout + LEASE_GRACE),
             )
             if mine is not None:
@@ -233,8 +252,9 @@ async def _refresh_holding(
     finally:
         await refresh_leases.finish(deps.db, lease, outcome=outcome, now=mongo_time(deps.clock()))
         if outcome == "done":
-            await refresh_leases.delete_older(deps.db, lease.user_id, lease.partner_id,
-                                              lease.generation)
+            await refresh_leases.delete_older(
+                deps.db, lease.user_id, lease.partner_id, lease.generation
+            )
 
 
 async def _refresh(
@@ -258,26 +278,52 @@ async def _refresh(
             # The user removed the permission at Amazon (or LWA dropped the grant): the tokens
             # are dead; delete them so nobody keeps trying (requirement 25).
             await partner_tokens.end_link(
-                deps.db, link.user_id, link.partner_id, status=LinkStatus.REVOKED,
-                reason="lwa_invalid_grant", now=deps.clock(), generation=link.generation,
+                deps.db,
+                link.user_id,
+                link.partner_id,
+                status=LinkStatus.REVOKED,
+                reason="lwa_invalid_grant",
+                now=deps.clock(),
+                generation=link.generation,
             )
-            await audit.record(deps.db, "refresh_failed", actor=actor, user_id=link.user_id,
-                               partner_id=link.partner_id, reason="lwa_invalid_grant",
-                               outcome="link_revoked")
-            log.warning("LWA refused the refresh token of user %s for partner %s: link revoked",
-                        link.user_id, link.partner_id)
+            await audit.record(
+                deps.db,
+                "refresh_failed",
+                actor=actor,
+                user_id=link.user_id,
+                partner_id=link.partner_id,
+                reason="lwa_invalid_grant",
+                outcome="link_revoked",
+            )
+            log.warning(
+                "LWA refused the refresh token of user %s for partner %s: link revoked",
+                link.user_id,
+                link.partner_id,
+            )
             raise LinkRevoked(
                 "Login with Amazon no longer accepts this link's refresh token; the link was "
                 "revoked and its tokens deleted. The user must link the skill again",
                 reason="lwa_invalid_grant",
             ) from None
-        await audit.record(deps.db, "refresh_failed", actor=actor, user_id=link.user_id,
-                           partner_id=link.partner_id, reason=f"lwa_{exc.error}")
+        await audit.record(
+            deps.db,
+            "refresh_failed",
+            actor=actor,
+            user_id=link.user_id,
+            partner_id=link.partner_id,
+            reason=f"lwa_{exc.error}",
+        )
         log.error("LWA refused a refresh for partner %s: %s", link.partner_id, exc.error)
         raise LwaRefused(f"Login with Amazon refused the refresh ({exc.error})") from None
     except lwa.LwaUnavailable:
-        await audit.record(deps.db, "refresh_failed", actor=actor, user_id=link.user_id,
-                           partner_id=link.partner_id, reason="lwa_unavailable")
+        await audit.record(
+            deps.db,
+            "refresh_failed",
+            actor=actor,
+            user_id=link.user_id,
+            partner_id=link.partner_id,
+            reason="lwa_unavailable",
+        )
         raise LwaUnreachable(
             "Login with Amazon could not be reached to refresh the token; the stored token was "
             "kept, try again"
@@ -286,20 +332,30 @@ async def _refresh(
     now = deps.clock()
     expires_at = now + timedelta(seconds=tokens.expires_in)
     written = await partner_tokens.complete_refresh(
-        deps.db, deps.keyring, link,
-        access_token=tokens.access_token, refresh_token=tokens.refresh_token,
-        expires_at=expires_at, refresh_at=refresh_at_for(now, tokens.expires_in), now=now,
+        deps.db,
+        deps.keyring,
+        link,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=expires_at,
+        refresh_at=refresh_at_for(now, tokens.expires_in),
+        now=now,
     )
     if not written:
         current = await partner_tokens.get(deps.db, link.user_id, link.partner_id)
         if current is None or current.status is not LinkStatus.ACTIVE:
             # Unlinked while we were at LWA: the fresh token must not reach anyone.
-            raise LinkRevoked("the link was ended while its token was being refreshed",
-                              reason=None if current is None else current.status_reason)
+            raise LinkRevoked(
+                "the link was ended while its token was being refreshed",
+                reason=None if current is None else current.status_reason,
+            )
         # Re-linked meanwhile: the fresh token is still good for this caller, but the stored
         # set is newer than ours and stays.
-        log.warning("refreshed tokens for user %s / partner %s not stored: link changed meanwhile",
-                    link.user_id, link.partner_id)
+        log.warning(
+            "refreshed tokens for user %s / partner %s not stored: link changed meanwhile",
+            link.user_id,
+            link.partner_id,
+        )
         return PartnerAccessToken(tokens.access_token, expires_at, link)
     fresh = await partner_tokens.get(deps.db, link.user_id, link.partner_id)
     log.info("refreshed the LWA token of user %s for partner %s", link.user_id, link.partner_id)

@@ -114,8 +114,13 @@ async def validate(db: Database, pairs: Iterable[tuple[str, str]]) -> Authorizat
     except OAuthError as exc:
         raise ClientRedirect(exc, redirect_uri, state) from None
     return AuthorizationRequest(
-        client=client, redirect_uri=redirect_uri, redirect_uri_param=params.get("redirect_uri"),
-        scopes=wanted, state=state, code_challenge=challenge, code_challenge_method=method,
+        client=client,
+        redirect_uri=redirect_uri,
+        redirect_uri_param=params.get("redirect_uri"),
+        scopes=wanted,
+        state=state,
+        code_challenge=challenge,
+        code_challenge_method=method,
     )
 
 
@@ -138,31 +143,49 @@ async def has_consent(db: Database, request: AuthorizationRequest, user: User) -
     return grant is not None and request.scopes <= grant.scopes
 
 
-async def approve(db: Database, request: AuthorizationRequest, user: User, *,
-                  code_ttl: int, remember: bool = True) -> str:
+async def approve(
+    db: Database, request: AuthorizationRequest, user: User, *, code_ttl: int, remember: bool = True
+) -> str:
     """Issue a code for the user (remembering the consent); returns the redirect location."""
     if remember:
-        await grant_store.remember(db, user_id=user.id, username=user.username,
-                                   client_id=request.client.client_id, scopes=request.scopes)
-        await audit.record(db, "oauth.consent", actor=user.id, user_id=user.id,
-                           client_id=request.client.client_id, scopes=sorted(request.scopes))
+        await grant_store.remember(
+            db,
+            user_id=user.id,
+            username=user.username,
+            client_id=request.client.client_id,
+            scopes=request.scopes,
+        )
+        await audit.record(
+            db,
+            "oauth.consent",
+            actor=user.id,
+            user_id=user.id,
+            client_id=request.client.client_id,
+            scopes=sorted(request.scopes),
+        )
     value = new_secret_value()
     now = datetime.now(UTC)
-    await code_store.insert(db, AuthorizationCode(
-        code_hash=secret_hash(value),
-        client_id=request.client.client_id,
-        redirect_uri=request.redirect_uri_param,
-        user_id=user.id,
-        username=user.username,
-        scopes=request.scopes,
-        code_challenge=request.code_challenge,
-        code_challenge_method=request.code_challenge_method,
-        grant_id=new_grant_id(),
-        created_at=now,
-        expires_at=now + timedelta(seconds=code_ttl),
-    ))
-    log.info("authorization code issued to client %s for user %s",
-             request.client.client_id, user.username)
+    await code_store.insert(
+        db,
+        AuthorizationCode(
+            code_hash=secret_hash(value),
+            client_id=request.client.client_id,
+            redirect_uri=request.redirect_uri_param,
+            user_id=user.id,
+            username=user.username,
+            scopes=request.scopes,
+            code_challenge=request.code_challenge,
+            code_challenge_method=request.code_challenge_method,
+            grant_id=new_grant_id(),
+            created_at=now,
+            expires_at=now + timedelta(seconds=code_ttl),
+        ),
+    )
+    log.info(
+        "authorization code issued to client %s for user %s",
+        request.client.client_id,
+        user.username,
+    )
     params = [("code", value)]
     if request.state is not None:
         params.append(("state", request.state))

@@ -47,8 +47,12 @@ async def authenticate_access_token(db: Database, token: str) -> AccessContext:
     if found is None or found.expires_at is None:
         raise InvalidToken("The access token is invalid, expired or revoked.")
     return AccessContext(
-        user_id=found.user_id, username=found.username, client_id=found.client_id,
-        scopes=found.scopes, grant_id=found.grant_id, expires_at=found.expires_at,
+        user_id=found.user_id,
+        username=found.username,
+        client_id=found.client_id,
+        scopes=found.scopes,
+        grant_id=found.grant_id,
+        expires_at=found.expires_at,
         issued_at=found.issued_at,
     )
 

@@ -40,7 +40,7 @@ from service.storage import tokens as token_store
 
 MIN_SECRET_LENGTH = 24
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{3,128}$")
-SCOPE_TOKEN = re.compile(r'^[\x21\x23-\x5b\x5d-\x7e]+$')  # RFC 6749 §3.3
+SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3
 PERMISSIONS = ("partner_token", "introspect")
 # Ten years: longer lifetimes overflow the expiry date (a 500 at /oauth/token for every call)
 # or Mongo's 8-byte integers; 0 still means a refresh token never expires.
@@ -75,8 +75,12 @@ def validate_client(client: OAuthClient) -> OAuthClient:
             parts = urlsplit(uri)
         except ValueError:  # e.g. an unclosed "[" in the host
             parts = None
-        if parts is None or parts.scheme not in ("https", "http") or not parts.netloc \
-                or parts.fragment:
+        if (
+            parts is None
+            or parts.scheme not in ("https", "http")
+            or not parts.netloc
+            or parts.fragment
+        ):
             raise ClientConfigError(
                 f"redirect URI {uri!r} must be an absolute URL without fragment"
             )
@@ -128,20 +132,22 @@ async def register_client(
     if secret is not None:
         check_secret_strength(secret)
     plain = secret if secret is not None else generate_secret()
-    client = validate_client(OAuthClient(
-        client_id=client_id or generate_client_id(),
-        secret_hash=await hash_secret_async(plain),
-        name=name,
-        redirect_uris=tuple(dict.fromkeys(redirect_uris)),
-        grant_types=frozenset(grant_types),
-        scopes=frozenset(scopes),
-        require_pkce=require_pkce,
-        access_token_ttl=access_token_ttl,
-        refresh_token_ttl=refresh_token_ttl,
-        refresh_policy=refresh_policy,
-        permissions=frozenset(permissions),
-        created_at=datetime.now(UTC),
-    ))
+    client = validate_client(
+        OAuthClient(
+            client_id=client_id or generate_client_id(),
+            secret_hash=await hash_secret_async(plain),
+            name=name,
+            redirect_uris=tuple(dict.fromkeys(redirect_uris)),
+            grant_types=frozenset(grant_types),
+            scopes=frozenset(scopes),
+            require_pkce=require_pkce,
+            access_token_ttl=access_token_ttl,
+            refresh_token_ttl=refresh_token_ttl,
+            refresh_policy=refresh_policy,
+            permissions=frozenset(permissions),
+            created_at=datetime.now(UTC),
+        )
+    )
     await client_store.insert(db, client)
     return client, plain
 
@@ -180,6 +186,7 @@ def with_changes(client: OAuthClient, **changes: object) -> OAuthClient:
 
 
 # --- client authentication ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ClientCredentials:

@@ -33,8 +33,12 @@ async def revoke(db: Database, client: OAuthClient, params: Mapping[str, str]) -
         # Recorded first, so a refresh of this grant under way cannot keep what it issues.
         await revocations.record_grant(db, token.grant_id, datetime.now(UTC))
         count = await token_store.revoke_grant(db, token.grant_id)
-        log.info("client %s revoked a refresh token: %d tokens of grant %s", client.client_id,
-                 count, token.grant_id)
+        log.info(
+            "client %s revoked a refresh token: %d tokens of grant %s",
+            client.client_id,
+            count,
+            token.grant_id,
+        )
     else:
         await token_store.revoke(db, token.token_hash)
         log.info("client %s revoked an access token", client.client_id)

@@ -70,9 +70,7 @@ def _check(secret: str, stored: str) -> bool:
 
 
 async def verify_secret(secret: str, stored: str) -> bool:
-    key = hashlib.sha256(
-        stored.encode() + b"\0" + secret.encode("utf-8", "surrogatepass")
-    ).digest()
+    key = hashlib.sha256(stored.encode() + b"\0" + secret.encode("utf-8", "surrogatepass")).digest()
     if key in _verified:
         _verified.move_to_end(key)
         return True

@@ -103,21 +103,37 @@ async def issue_tokens(
     `refresh_scope` (default: `scope`), which may be wider than the access token's."""
     now = datetime.now(UTC)
     access = new_secret_value()
-    stored = [Token(
-        token_hash=secret_hash(access), kind="access", client_id=client.client_id,
-        user_id=user_id, username=username, scopes=scope, grant_id=grant_id, issued_at=now,
-        expires_at=now + timedelta(seconds=client.access_token_ttl),
-    )]
+    stored = [
+        Token(
+            token_hash=secret_hash(access),
+            kind="access",
+            client_id=client.client_id,
+            user_id=user_id,
+            username=username,
+            scopes=scope,
+            grant_id=grant_id,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=client.access_token_ttl),
+        )
+    ]
     refresh = keep_refresh_token
     if with_refresh and refresh is None:
         refresh = new_secret_value()
         ttl = client.refresh_token_ttl
-        stored.append(Token(
-            token_hash=secret_hash(refresh), kind="refresh", client_id=client.client_id,
-            user_id=user_id, username=username, scopes=scope if refresh_scope is None
-            else refresh_scope, grant_id=grant_id, issued_at=now,
-            expires_at=now + timedelta(seconds=ttl) if ttl else None, previous=previous,
-        ))
+        stored.append(
+            Token(
+                token_hash=secret_hash(refresh),
+                kind="refresh",
+                client_id=client.client_id,
+                user_id=user_id,
+                username=username,
+                scopes=scope if refresh_scope is None else refresh_scope,
+                grant_id=grant_id,
+                issued_at=now,
+                expires_at=now + timedelta(seconds=ttl) if ttl else None,
+                previous=previous,
+            )
+        )
     await token_store.insert_many(db, stored)
     return TokenResponse(access, client.access_token_ttl, scope, refresh)
 
@@ -168,8 +184,13 @@ async def exchange_code(
     _check_redirect_uri(client, code, params.get("redirect_uri"))
     pkce.verify(code.code_challenge, code.code_challenge_method, params.get("code_verifier"))
     response = await issue_tokens(
-        db, client, user_id=code.user_id, username=code.username, scope=code.scopes,
-        grant_id=code.grant_id, with_refresh=client.allows_grant(REFRESH_TOKEN),
+        db,
+        client,
+        user_id=code.user_id,
+        username=code.username,
+        scope=code.scopes,
+        grant_id=code.grant_id,
+        with_refresh=client.allows_grant(REFRESH_TOKEN),
     )
     if await code_store.was_replayed(db, code_hash):
         # A replay arrived while these tokens were being issued: they are revoked like the rest
@@ -177,8 +198,13 @@ async def exchange_code(
         await token_store.revoke_grant(db, code.grant_id)
         return response
     return await _unless_revoked_meanwhile(
-        db, response, InvalidGrant(BAD_CODE), user_id=code.user_id, client_id=client.client_id,
-        grant_id=None, granted_at=code.created_at,
+        db,
+        response,
+        InvalidGrant(BAD_CODE),
+        user_id=code.user_id,
+        client_id=client.client_id,
+        grant_id=None,
+        granted_at=code.created_at,
     )
 
 
@@ -218,17 +244,32 @@ async def _replayed(db: Database, code: AuthorizationCode) -> None:
     """RFC 6749 §4.1.2: a code used twice revokes every token issued from it."""
     await code_store.mark_replayed(db, code.code_hash)
     revoked = await token_store.revoke_grant(db, code.grant_id)
-    log.warning("authorization code replayed for client %s; revoked %d tokens of grant %s",
-                code.client_id, revoked, code.grant_id)
-    await audit.record(db, "oauth.code_replayed", actor=code.client_id, user_id=code.user_id,
-                       client_id=code.client_id, grant_id=code.grant_id, revoked=revoked)
+    log.warning(
+        "authorization code replayed for client %s; revoked %d tokens of grant %s",
+        code.client_id,
+        revoked,
+        code.grant_id,
+    )
+    await audit.record(
+        db,
+        "oauth.code_replayed",
+        actor=code.client_id,
+        user_id=code.user_id,
+        client_id=code.client_id,
+        grant_id=code.grant_id,
+        revoked=revoked,
+    )
 
 
 async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) -> TokenResponse:
     value = required(params, "refresh_token")
     token = await token_store.get(db, secret_hash(value))
-    if (token is None or token.kind != "refresh" or token.client_id != client.client_id
-            or not token.active(datetime.now(UTC))):
+    if (
+        token is None
+        or token.kind != "refresh"
+        or token.client_id != client.client_id
+        or not token.active(datetime.now(UTC))
+    ):
         raise InvalidGrant(BAD_REFRESH)
     requested = scopes.parse(params.get("scope")) or token.scopes
     if not requested <= token.scopes:
@@ -239,16 +280,26 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
     # RFC 6749 §6: a narrower `scope` narrows the access token only; a rotated refresh token
     # keeps the scope of the one it replaces, or the narrowing would be permanent.
     response = await issue_tokens(
-        db, client, user_id=token.user_id, username=token.username, scope=requested,
-        grant_id=token.grant_id, with_refresh=True,
+        db,
+        client,
+        user_id=token.user_id,
+        username=token.username,
+        scope=requested,
+        grant_id=token.grant_id,
+        with_refresh=True,
         keep_refresh_token=None if rotate else value,
         previous=token.token_hash if rotate else None,
         refresh_scope=token.scopes,
     )
     # (With `reuse`, the refresh token in the response is the presented one: already revoked.)
     return await _unless_revoked_meanwhile(
-        db, response, InvalidGrant(BAD_REFRESH), user_id=token.user_id,
-        client_id=client.client_id, grant_id=token.grant_id, granted_at=token.issued_at,
+        db,
+        response,
+        InvalidGrant(BAD_REFRESH),
+        user_id=token.user_id,
+        client_id=client.client_id,
+        grant_id=token.grant_id,
+        granted_at=token.issued_at,
     )
 
 
@@ -260,9 +311,15 @@ async def client_credentials(
     if unknown:
         raise InvalidScope(f"Scope not allowed for this client: {scopes.render(unknown)}.")
     # RFC 6749 §4.4.3: no refresh token; the token acts for the client, not for a user.
-    response = await issue_tokens(db, client, user_id=None, username=None, scope=requested,
-                                  grant_id=None, with_refresh=False)
+    response = await issue_tokens(
+        db, client, user_id=None, username=None, scope=requested, grant_id=None, with_refresh=False
+    )
     return await _unless_revoked_meanwhile(
-        db, response, InvalidClient(), user_id=None, client_id=client.client_id,
-        grant_id=None, granted_at=authenticated_at,
+        db,
+        response,
+        InvalidClient(),
+        user_id=None,
+        client_id=client.client_id,
+        grant_id=None,
+        granted_at=authenticated_at,
     )

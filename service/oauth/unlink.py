@@ -56,8 +56,9 @@ async def run_unlink_hooks(db: Database, *, user_id: str, client_id: str) -> Non
         raise failure
 
 
-async def revoke_grant(db: Database, *, user_id: str, client_id: str,
-                       actor: str | None = None) -> int:
+async def revoke_grant(
+    db: Database, *, user_id: str, client_id: str, actor: str | None = None
+) -> int:
     """Unlink `client_id` from `user_id`; returns how many tokens were revoked.
 
     The order matters. The revocation record goes first: a token request already under way
@@ -68,8 +69,14 @@ async def revoke_grant(db: Database, *, user_id: str, client_id: str,
     # A code issued just before the unlink must not produce tokens afterwards.
     await code_store.delete_for_user_client(db, user_id, client_id)
     revoked = await token_store.revoke_user_client(db, user_id, client_id)
-    await audit.record(db, "oauth.unlink", actor=actor or user_id, user_id=user_id,
-                       client_id=client_id, revoked=revoked)
+    await audit.record(
+        db,
+        "oauth.unlink",
+        actor=actor or user_id,
+        user_id=user_id,
+        client_id=client_id,
+        revoked=revoked,
+    )
     await run_unlink_hooks(db, user_id=user_id, client_id=client_id)
     await grant_store.forget(db, user_id=user_id, client_id=client_id)
     return revoked

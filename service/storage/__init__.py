@@ -21,6 +21,17 @@ async def ensure_indexes(db: Database) -> None:
         tokens,
     )
 
-    for module in (audit, clients, authorization_codes, tokens, grants, partners, partner_tokens,
-                   refresh_leases, ended_sessions, login_attempts, revocations):
+    for module in (
+        audit,
+        clients,
+        authorization_codes,
+        tokens,
+        grants,
+        partners,
+        partner_tokens,
+        refresh_leases,
+        ended_sessions,
+        login_attempts,
+        revocations,
+    ):
         await module.ensure_indexes(db)

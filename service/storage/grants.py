@@ -32,8 +32,9 @@ def _from_doc(doc: dict[str, Any]) -> Grant:
     )
 
 
-async def remember(db: Database, *, user_id: str, username: str, client_id: str,
-                   scopes: frozenset[str]) -> None:
+async def remember(
+    db: Database, *, user_id: str, username: str, client_id: str, scopes: frozenset[str]
+) -> None:
     now = datetime.now(UTC)
     update = {
         "$addToSet": {"scopes": {"$each": sorted(scopes)}},

@@ -37,13 +37,15 @@ async def ensure_indexes(db: Database) -> None:
 
 
 async def save(db: Database, attempt: LoginAttempt, now: datetime) -> None:
-    await db[COLLECTION].insert_one({
-        "_id": _key(attempt.state),
-        "nonce": attempt.nonce,
-        "verifier": attempt.verifier,
-        "next": attempt.next_url,
-        "expires_at": now + LIFETIME,
-    })
+    await db[COLLECTION].insert_one(
+        {
+            "_id": _key(attempt.state),
+            "nonce": attempt.nonce,
+            "verifier": attempt.verifier,
+            "next": attempt.next_url,
+            "expires_at": now + LIFETIME,
+        }
+    )
 
 
 async def take(db: Database, state: str, now: datetime) -> LoginAttempt | None:

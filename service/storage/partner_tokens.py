@@ -180,7 +180,9 @@ async def store_link(
             access_token=Sealed.seal(
                 keyring, access_token, context=token_context(user_id, partner_id, "access")
             ),
-            refresh_token=None if refresh_token is None else Sealed.seal(
+            refresh_token=None
+            if refresh_token is None
+            else Sealed.seal(
                 keyring, refresh_token, context=token_context(user_id, partner_id, "refresh")
             ),
             expires_at=expires_at,
@@ -207,9 +209,12 @@ async def find(db: Database, user_ref: str, partner_id: str) -> PartnerLink | No
     link = await get(db, user_ref, partner_id)
     if link is not None:
         return link
-    docs = await db[COLLECTION].find({"username": user_ref, "partner_id": partner_id}).sort(
-        [("linked_at", -1), ("generation", -1)]
-    ).to_list(1)
+    docs = (
+        await db[COLLECTION]
+        .find({"username": user_ref, "partner_id": partner_id})
+        .sort([("linked_at", -1), ("generation", -1)])
+        .to_list(1)
+    )
     return await get(db, docs[0]["user_id"], partner_id) if docs else None
 
 
@@ -293,9 +298,15 @@ async def end_link(
         if linked_at is not None and mongo_time(current.linked_at) != mongo_time(linked_at):
             return False
         ended = dataclasses.replace(
-            current, status=status, status_reason=reason, access_token=None,
-            refresh_token=None, expires_at=None, refresh_at=None,
-            generation=current.generation + 1, updated_at=now,
+            current,
+            status=status,
+            status_reason=reason,
+            access_token=None,
+            refresh_token=None,
+            expires_at=None,
+            refresh_at=None,
+            generation=current.generation + 1,
+            updated_at=now,
         )
         if await _insert_next(db, ended):
             return True
@@ -305,8 +316,10 @@ async def end_link(
 
 async def delete_for_partner(db: Database, partner_id: str) -> int:
     """Delete every user's set for the partner; the number of links (not documents)."""
-    users = {doc["user_id"] async for doc in
-             db[COLLECTION].find({"partner_id": partner_id}, {"user_id": 1})}
+    users = {
+        doc["user_id"]
+        async for doc in db[COLLECTION].find({"partner_id": partner_id}, {"user_id": 1})
+    }
     await db[COLLECTION].delete_many({"partner_id": partner_id})
     return len(users)
 

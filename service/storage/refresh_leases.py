@@ -49,29 +49,52 @@ async def ensure_indexes(db: Database) -> None:
 
 def _from_doc(doc: dict[str, Any]) -> RefreshLease:
     return RefreshLease(
-        user_id=doc["user_id"], partner_id=doc["partner_id"], generation=doc["generation"],
-        attempt=doc["attempt"], owner=doc["owner"], expires_at=doc["expires_at"],
-        outcome=doc.get("outcome"), finished_at=doc.get("finished_at"),
+        user_id=doc["user_id"],
+        partner_id=doc["partner_id"],
+        generation=doc["generation"],
+        attempt=doc["attempt"],
+        owner=doc["owner"],
+        expires_at=doc["expires_at"],
+        outcome=doc.get("outcome"),
+        finished_at=doc.get("finished_at"),
     )
 
 
 async def latest(
     db: Database, user_id: str, partner_id: str, generation: int
 ) -> RefreshLease | None:
-    docs = await db[COLLECTION].find(
-        {"user_id": user_id, "partner_id": partner_id, "generation": generation}
-    ).sort("attempt", -1).to_list(1)
+    docs = (
+        await db[COLLECTION]
+        .find({"user_id": user_id, "partner_id": partner_id, "generation": generation})
+        .sort("attempt", -1)
+        .to_list(1)
+    )
     return _from_doc(docs[0]) if docs else None
 
 
 async def try_acquire(
-    db: Database, user_id: str, partner_id: str, generation: int, *, attempt: int, owner: str,
-    now: datetime, expires_at: datetime,
+    db: Database,
+    user_id: str,
+    partner_id: str,
+    generation: int,
+    *,
+    attempt: int,
+    owner: str,
+    now: datetime,
+    expires_at: datetime,
 ) -> RefreshLease | None:
     """Insert the lease; None when another caller already holds this attempt."""
-    doc = {"user_id": user_id, "partner_id": partner_id, "generation": generation,
-           "attempt": attempt, "owner": owner, "expires_at": expires_at, "outcome": None,
-           "finished_at": None, "created_at": now}
+    doc = {
+        "user_id": user_id,
+        "partner_id": partner_id,
+        "generation": generation,
+        "attempt": attempt,
+        "owner": owner,
+        "expires_at": expires_at,
+        "outcome": None,
+        "finished_at": None,
+        "created_at": now,
+    }
     try:
         await db[COLLECTION].insert_one(doc)
     except DuplicateKeyError:
@@ -83,8 +106,13 @@ async def finish(db: Database, lease: RefreshLease, *, outcome: Outcome, now: da
     """Record how the refresh ended; the lease expires now so a later caller may try again
     (unless it is "done": then the token set has moved on and nobody needs this one)."""
     await db[COLLECTION].update_one(
-        {"user_id": lease.user_id, "partner_id": lease.partner_id,
-         "generation": lease.generation, "attempt": lease.attempt, "owner": lease.owner},
+        {
+            "user_id": lease.user_id,
+            "partner_id": lease.partner_id,
+            "generation": lease.generation,
+            "attempt": lease.attempt,
+            "owner": lease.owner,
+        },
         {"$set": {"outcome": outcome, "finished_at": now, "expires_at": now}},
     )
 

@@ -28,8 +28,7 @@ _RETIRED_KEEP = timedelta(days=30)
 def _revoke() -> dict[str, Any]:
     """Mark revoked, and due for purging a day from now at the latest: a refresh token that
     never expires has no purge date until it is revoked."""
-    return {"$set": {"revoked": True},
-            "$min": {"purge_at": datetime.now(UTC) + KEEP_AFTER_EXPIRY}}
+    return {"$set": {"revoked": True}, "$min": {"purge_at": datetime.now(UTC) + KEEP_AFTER_EXPIRY}}
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -130,10 +129,13 @@ async def retire_predecessor(db: Database, successor: Token) -> None:
     if await db[COLLECTION].find_one({"_id": marker}, {"_id": 1}) is not None:
         return
     await db[COLLECTION].update_many(
-        {"kind": "refresh", "$or": [
-            {"_id": previous},
-            {"previous": previous, "_id": {"$ne": successor.token_hash}},
-        ]},
+        {
+            "kind": "refresh",
+            "$or": [
+                {"_id": previous},
+                {"previous": previous, "_id": {"$ne": successor.token_hash}},
+            ],
+        },
         _revoke(),
     )
     with contextlib.suppress(DuplicateKeyError):

@@ -27,8 +27,9 @@ async def delete_expired(db: Database, collection: str, field: str, now: datetim
 async def ensure_ttl_index(db: Database, collection: str, field: str, after_seconds: int) -> bool:
     """Create a TTL index on `field`; False when the server does not support TTL indexes."""
     try:
-        await db[collection].create_index([(field, 1)], expireAfterSeconds=after_seconds,
-                                          name=f"{field}_ttl")
+        await db[collection].create_index(
+            [(field, 1)], expireAfterSeconds=after_seconds, name=f"{field}_ttl"
+        )
     except OperationFailure as exc:
         log.debug("no TTL index on %s.%s: %s", collection, field, exc.code)
         return False

@@ -58,7 +58,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     attempt = LoginAttempt(state, nonce, verifier, safe_next(request.query.get("next")))
     await login_attempts.save(request.app[DB], attempt, datetime.now(UTC))
     # Several tabs may be logging in at once: each callback finds its own state here.
-    session[PENDING_LOGIN] = [*_pending_states(session)[-(MAX_PENDING_LOGINS - 1):], state]
+    session[PENDING_LOGIN] = [*_pending_states(session)[-(MAX_PENDING_LOGINS - 1) :], state]
     raise redirect_off_site(url)
 
 
@@ -67,8 +67,11 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     state = request.query.get("state", "")
     states = _pending_states(session)
-    mine = [s for s in states
-            if secrets.compare_digest(s.encode(), state.encode("utf-8", "surrogatepass"))]
+    mine = [
+        s
+        for s in states
+        if secrets.compare_digest(s.encode(), state.encode("utf-8", "surrogatepass"))
+    ]
     others = [s for s in states if s not in mine]
     pending = None
     if mine:

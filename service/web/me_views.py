@@ -14,7 +14,11 @@ routes = web.RouteTableDef()
 async def me(request: web.Request) -> web.Response:
     ctx = await require_bearer(request)
     return web.json_response(
-        {"sub": ctx.user_id, "username": ctx.username, "client_id": ctx.client_id,
-         "scope": scopes.render(ctx.scopes)},
+        {
+            "sub": ctx.user_id,
+            "username": ctx.username,
+            "client_id": ctx.client_id,
+            "scope": scopes.render(ctx.scopes),
+        },
         headers={"Cache-Control": "no-store"},
     )

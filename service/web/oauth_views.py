@@ -112,14 +112,20 @@ async def authorize_page(request: web.Request) -> web.Response:
     user = await login_required(request)  # comes back to this very URL after login
     db = request.app[DB]
     if await authorize.has_consent(db, auth, user):
-        raise redirect_off_site(await authorize.approve(
-            db, auth, user, code_ttl=request.app[SETTINGS].code_ttl, remember=False
-        ))
-    return await render(request, "oauth/consent.html", {
-        "client": auth.client,
-        "scopes": [(s, scopes.describe(s)) for s in sorted(auth.scopes)],
-        "fields": auth.form_fields(),
-    })
+        raise redirect_off_site(
+            await authorize.approve(
+                db, auth, user, code_ttl=request.app[SETTINGS].code_ttl, remember=False
+            )
+        )
+    return await render(
+        request,
+        "oauth/consent.html",
+        {
+            "client": auth.client,
+            "scopes": [(s, scopes.describe(s)) for s in sorted(auth.scopes)],
+            "fields": auth.form_fields(),
+        },
+    )
 
 
 @routes.post("/oauth/authorize")

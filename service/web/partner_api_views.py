@@ -64,9 +64,14 @@ async def partner_token(request: web.Request) -> web.Response:
 
 def _delivered(delivery: alexa.Delivery) -> web.Response:
     return web.json_response(
-        {"status": "accepted", "alexa_status": delivery.status, "attempts": delivery.attempts,
-         "token_refreshed": delivery.refreshed},
-        status=202, headers=NO_STORE,
+        {
+            "status": "accepted",
+            "alexa_status": delivery.status,
+            "attempts": delivery.attempts,
+            "token_refreshed": delivery.refreshed,
+        },
+        status=202,
+        headers=NO_STORE,
     )
 
 
@@ -78,8 +83,12 @@ async def profile_report(request: web.Request) -> web.Response:
     user_ref, partner_id = text_param(data, "user_id"), text_param(data, "partner_id")
     body = messages.validate_profile_report(data.get("report"))
     delivery = await alexa.send(
-        linking_deps(request.app), user_ref=user_ref, partner_id=partner_id,
-        path=alexa.PROFILE_PATH, body=body, actor=f"client:{access.client_id}",
+        linking_deps(request.app),
+        user_ref=user_ref,
+        partner_id=partner_id,
+        path=alexa.PROFILE_PATH,
+        body=body,
+        actor=f"client:{access.client_id}",
     )
     return _delivered(delivery)
 
@@ -92,8 +101,12 @@ async def events(request: web.Request) -> web.Response:
     user_ref, partner_id = text_param(data, "user_id"), text_param(data, "partner_id")
     body = messages.validate_event(data.get("event"), data.get("context"))
     delivery = await alexa.send(
-        linking_deps(request.app), user_ref=user_ref, partner_id=partner_id,
-        path=alexa.EVENTS_PATH, body=body, actor=f"client:{access.client_id}",
+        linking_deps(request.app),
+        user_ref=user_ref,
+        partner_id=partner_id,
+        path=alexa.EVENTS_PATH,
+        body=body,
+        actor=f"client:{access.client_id}",
         prepare=messages.with_scope_token,
     )
     return _delivered(delivery)

@@ -42,8 +42,9 @@ async def reciprocal(request: web.Request) -> web.Response:
     # there); never both ways at once (§2: "MUST NOT use more than one method").
     body_token = params.pop("access_token", None)
     if header_token and body_token:
-        raise InvalidRequest("send the access token in the Authorization header or the body, "
-                             "not both")
+        raise InvalidRequest(
+            "send the access token in the Authorization header or the body, not both"
+        )
     token = header_token or body_token
     if token is None:
         raise unauthorized("A Bearer access token is required.", error=False)
@@ -57,8 +58,9 @@ async def reciprocal(request: web.Request) -> web.Response:
         raise bad_form
     await reciprocal_authorize(
         linking_deps(request.app),
-        Caller(access.user_id, access.username, access.client_id, access.issued_at,
-               access.grant_id),
+        Caller(
+            access.user_id, access.username, access.client_id, access.issued_at, access.grant_id
+        ),
         grant_type=params.get("grant_type"),
         client_id=params.get("client_id"),
         code=params.get("code"),
@@ -79,8 +81,9 @@ async def accept_grant_directive(request: web.Request) -> web.Response:
             access = await authenticate_access_token(db, token)
         except InvalidAccessToken:
             return None
-        return Grantee(access.user_id, access.username, access.client_id, access.issued_at,
-                       access.grant_id)
+        return Grantee(
+            access.user_id, access.username, access.client_id, access.issued_at, access.grant_id
+        )
 
     answer = await accept_grant(linking_deps(request.app), directive, authenticate)
     return web.json_response(answer, headers=NO_STORE)

@@ -44,15 +44,25 @@ async def amazon() -> AsyncIterator[AmazonStandIn]:
 async def linking(server: TestServer, amazon: AmazonStandIn) -> Linking:
     db = server.app[DB]
     await add_partner(
-        db, server.app[KEYRING], partner_id=PARTNER_ID, lwa_client_id=LWA_CLIENT_ID,
-        lwa_client_secret=LWA_SECRET, lwa_token_url=amazon.lwa_token_url,
-        alexa_api_base=amazon.base_url, actor="test",
+        db,
+        server.app[KEYRING],
+        partner_id=PARTNER_ID,
+        lwa_client_id=LWA_CLIENT_ID,
+        lwa_client_secret=LWA_SECRET,
+        lwa_token_url=amazon.lwa_token_url,
+        alexa_api_base=amazon.base_url,
+        actor="test",
     )
     alexa_client, _ = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
-    backend, _ = await create_client(db, name="App backend", grant_types=["client_credentials"],
-                                     permissions=["partner_token"])
+    backend, _ = await create_client(
+        db, name="App backend", grant_types=["client_credentials"], permissions=["partner_token"]
+    )
     return Linking(
-        base_url=f"http://127.0.0.1:{server.port}", app=server.app, db=db, amazon=amazon,
-        alexa_client=alexa_client, backend_client=backend,
+        base_url=f"http://127.0.0.1:{server.port}",
+        app=server.app,
+        db=db,
+        amazon=amazon,
+        alexa_client=alexa_client,
+        backend_client=backend,
         backend_token=await client_credentials_token(db, backend),
     )

@@ -15,11 +15,18 @@ def directive(code: str | None, token: str | None, **header: str) -> dict[str, A
         payload["grant"] = {"type": "OAuth2.AuthorizationCode", "code": code}
     if token is not None:
         payload["grantee"] = {"type": "BearerToken", "token": token}
-    return {"directive": {
-        "header": {"namespace": "Alexa.Authorization", "name": "AcceptGrant",
-                   "messageId": "msg-1", "payloadVersion": "3", **header},
-        "payload": payload,
-    }}
+    return {
+        "directive": {
+            "header": {
+                "namespace": "Alexa.Authorization",
+                "name": "AcceptGrant",
+                "messageId": "msg-1",
+                "payloadVersion": "3",
+                **header,
+            },
+            "payload": payload,
+        }
+    }
 
 
 async def send(linking: Linking, body: Any) -> Answer:
@@ -58,8 +65,7 @@ async def test_invalid_grantee_token_fails(linking: Linking) -> None:
 
 
 async def test_missing_code_fails(linking: Linking) -> None:
-    assert_failed(await send(linking, directive(None, await linking.user_token())),
-                  "grant.code")
+    assert_failed(await send(linking, directive(None, await linking.user_token())), "grant.code")
 
 
 async def test_missing_grantee_fails(linking: Linking) -> None:

@@ -46,7 +46,8 @@ async def test_ciphertext_is_bound_to_its_record(linking: Linking) -> None:
     victim = await linking.link_doc()
     assert victim is not None
     await linking.db[partner_tokens.COLLECTION].update_one(
-        {"user_id": "mallory"}, {"$set": {"access_token_enc": victim["access_token_enc"]}})
+        {"user_id": "mallory"}, {"$set": {"access_token_enc": victim["access_token_enc"]}}
+    )
     answer = await linking.partner_token("mallory")
     assert (answer.status, answer.body["error"]) == (500, "server_error")
     assert "Atza" not in json.dumps(answer.body)
@@ -74,8 +75,10 @@ async def test_rotation_keeps_every_link_readable(linking: Linking) -> None:
     assert link.access_token.open(only_new) == before[USER_ID]
     partner = await partners.get(linking.db, PARTNER_ID)
     assert partner is not None and partner.lwa_client_secret.open(only_new) == LWA_SECRET
-    assert all(doc["access_token_enc"].startswith("v1.k2.")
-               for doc in await linking.db[partner_tokens.COLLECTION].find({}).to_list(None))
+    assert all(
+        doc["access_token_enc"].startswith("v1.k2.")
+        for doc in await linking.db[partner_tokens.COLLECTION].find({}).to_list(None)
+    )
 
 
 async def test_a_refresh_racing_rekey_does_not_bring_back_the_old_key(linking: Linking) -> None:
@@ -90,8 +93,14 @@ async def test_a_refresh_racing_rekey_does_not_bring_back_the_old_key(linking: L
     await rekey(linking.db, new_ring)
     now = datetime.now(UTC)
     assert await partner_tokens.complete_refresh(
-        linking.db, new_ring, read_before_rekey, access_token="Atza|new", refresh_token=None,
-        expires_at=now + timedelta(hours=1), refresh_at=now + timedelta(minutes=55), now=now,
+        linking.db,
+        new_ring,
+        read_before_rekey,
+        access_token="Atza|new",
+        refresh_token=None,
+        expires_at=now + timedelta(hours=1),
+        refresh_at=now + timedelta(minutes=55),
+        now=now,
     )
     only_new = KeyRing.parse(new_spec.split(",")[0])
     current = await partner_tokens.get(linking.db, USER_ID, PARTNER_ID)
@@ -101,8 +110,13 @@ async def test_a_refresh_racing_rekey_does_not_bring_back_the_old_key(linking: L
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service", *args], cwd=REPO, env=settings_env(settings),
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "service", *args],
+        cwd=REPO,
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

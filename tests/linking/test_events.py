@@ -10,8 +10,12 @@ from tests.support.linking import Linking
 
 def change_report(**endpoint: Any) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "header": {"namespace": "Alexa", "name": "ChangeReport",
-                   "messageId": "abc-123", "payloadVersion": "3"},
+        "header": {
+            "namespace": "Alexa",
+            "name": "ChangeReport",
+            "messageId": "abc-123",
+            "payloadVersion": "3",
+        },
         "payload": {"change": {"cause": {"type": "PHYSICAL_INTERACTION"}, "properties": []}},
     }
     if endpoint:
@@ -29,7 +33,9 @@ async def test_event_is_sent_with_the_token_in_header_and_scope(linking: Linking
     assert received.bearer_token == token
     assert received.body["event"]["header"]["name"] == "ChangeReport"
     assert received.body["event"]["endpoint"] == {
-        "endpointId": "lamp-1", "scope": {"type": "BearerToken", "token": token}}
+        "endpointId": "lamp-1",
+        "scope": {"type": "BearerToken", "token": token},
+    }
 
 
 async def test_event_without_endpoint_is_sent_as_is(linking: Linking) -> None:

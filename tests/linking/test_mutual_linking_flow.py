@@ -48,15 +48,18 @@ async def test_customer_links_and_the_backend_sends_a_profile_report(
     # 1. Account linking in the browser: authorize → Keycloak login → consent → code.
     code = await get_code(browser, base, alexa, scope="profile alexa::health:profile:write")
     # 2. Alexa exchanges our code at our token endpoint.
-    tokens = await token_request(base, exchange_data(code, alexa), client_id=alexa.client_id,
-                                 secret=alexa_secret)
+    tokens = await token_request(
+        base, exchange_data(code, alexa), client_id=alexa.client_id, secret=alexa_secret
+    )
     assert tokens.status == 200, tokens.body
     our_access_token = tokens.body["access_token"]
 
     # 3. Alexa calls the reciprocal endpoint with an LWA code and our access token.
     lwa_code = linking.amazon.issue_code(LWA_CLIENT_ID)
     reciprocal = await call(
-        "POST", f"{base}/api/reciprocal/authorize", headers=bearer(our_access_token),
+        "POST",
+        f"{base}/api/reciprocal/authorize",
+        headers=bearer(our_access_token),
         data={"grant_type": RECIPROCAL_GRANT, "client_id": PARTNER_ID, "code": lwa_code},
     )
     assert reciprocal.status == 200, reciprocal.body
@@ -66,25 +69,34 @@ async def test_customer_links_and_the_backend_sends_a_profile_report(
     # 4. The app backend authenticates at our token endpoint (client_credentials)…
     backend_secret = "app-backend-secret-for-the-flow-test-0123456789"
     assert await rotate_secret(linking.db, linking.backend_client.client_id, backend_secret)
-    cc = await call("POST", f"{base}/oauth/token", data={"grant_type": "client_credentials"},
-                    headers={"Authorization": basic_auth(linking.backend_client.client_id,
-                                                         backend_secret)})
+    cc = await call(
+        "POST",
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": basic_auth(linking.backend_client.client_id, backend_secret)},
+    )
     assert cc.status == 200, cc.body
     backend_token = cc.body["access_token"]
 
     # …gets the user's LWA token, by username or by Keycloak id…
     for user_ref in ("user", link["user_id"]):
-        answer = await call("GET", f"{base}/api/partner/token", headers=bearer(backend_token),
-                            params={"user_id": user_ref, "partner_id": PARTNER_ID})
+        answer = await call(
+            "GET",
+            f"{base}/api/partner/token",
+            headers=bearer(backend_token),
+            params={"user_id": user_ref, "partner_id": PARTNER_ID},
+        )
         assert answer.status == 200, answer.body
         assert linking.amazon.is_access_token_valid(answer.body["access_token"])
     lwa_token = answer.body["access_token"]
 
     # 5. …and sends the profile report, which Alexa (the stand-in) receives.
-    report = await call("POST", f"{base}/api/partner/profile-report",
-                        headers=bearer(backend_token),
-                        json={"user_id": "user", "partner_id": PARTNER_ID,
-                              "report": profile_report()})
+    report = await call(
+        "POST",
+        f"{base}/api/partner/profile-report",
+        headers=bearer(backend_token),
+        json={"user_id": "user", "partner_id": PARTNER_ID, "report": profile_report()},
+    )
     assert report.status == 202, report.body
     [received] = linking.amazon.requests
     assert received.path == "/v1/health/profile" and received.status == 202
@@ -96,9 +108,18 @@ async def test_customer_links_and_the_backend_sends_a_profile_report(
     assert PARTNER_ID in page.text and "active" in page.text
     form = next(f for f in page.forms if f.fields.get("client_id") == PARTNER_ID)
     await browser.submit(page, form)
-    gone = await call("GET", f"{base}/api/partner/token", headers=bearer(backend_token),
-                      params={"user_id": "user", "partner_id": PARTNER_ID})
+    gone = await call(
+        "GET",
+        f"{base}/api/partner/token",
+        headers=bearer(backend_token),
+        params={"user_id": "user", "partner_id": PARTNER_ID},
+    )
     assert (gone.status, gone.body["error"]) == (409, "link_revoked")
-    actions = [r["action"] for r in await linking.db["audit"].find(
-        {"user_id": link["user_id"]}).sort("at", 1).to_list(None)]
+    actions = [
+        r["action"]
+        for r in await linking.db["audit"]
+        .find({"user_id": link["user_id"]})
+        .sort("at", 1)
+        .to_list(None)
+    ]
     assert "link" in actions and "unlink" in actions

@@ -35,9 +35,12 @@ async def test_serves_the_stored_token_without_calling_lwa(linking: Linking, met
 
 async def test_json_post_is_accepted(linking: Linking) -> None:
     await linking.link()
-    answer = await call("POST", f"{linking.base_url}/api/partner/token",
-                        json={"user_id": USER_ID, "partner_id": PARTNER_ID},
-                        headers=bearer(linking.backend_token))
+    answer = await call(
+        "POST",
+        f"{linking.base_url}/api/partner/token",
+        json={"user_id": USER_ID, "partner_id": PARTNER_ID},
+        headers=bearer(linking.backend_token),
+    )
     assert answer.status == 200
 
 
@@ -92,8 +95,9 @@ async def test_refresh_without_new_refresh_token_keeps_the_old(linking: Linking)
     assert doc is not None
     await linking.age_link()
     # LWA answers without a refresh_token this time.
-    linking.amazon.queue_lwa_responses(200, {"access_token": "Atza|" + "x" * 400,
-                                             "token_type": "bearer", "expires_in": 3600})
+    linking.amazon.queue_lwa_responses(
+        200, {"access_token": "Atza|" + "x" * 400, "token_type": "bearer", "expires_in": 3600}
+    )
     answer = await linking.partner_token()
     assert answer.status == 200 and answer.body["access_token"] == "Atza|" + "x" * 400
     after = await linking.link_doc()
@@ -181,23 +185,31 @@ async def test_unknown_partner_is_404(linking: Linking) -> None:
 async def test_missing_parameter_is_400(linking: Linking, missing: str) -> None:
     params = {"user_id": USER_ID, "partner_id": PARTNER_ID}
     del params[missing]
-    answer = await call("GET", f"{linking.base_url}/api/partner/token", params=params,
-                        headers=bearer(linking.backend_token))
+    answer = await call(
+        "GET",
+        f"{linking.base_url}/api/partner/token",
+        params=params,
+        headers=bearer(linking.backend_token),
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
     assert missing in answer.body["error_description"]
 
 
 async def test_no_bearer_is_401(linking: Linking) -> None:
-    answer = await call("GET", f"{linking.base_url}/api/partner/token",
-                        params={"user_id": USER_ID, "partner_id": PARTNER_ID})
+    answer = await call(
+        "GET",
+        f"{linking.base_url}/api/partner/token",
+        params={"user_id": USER_ID, "partner_id": PARTNER_ID},
+    )
     assert answer.status == 401
     assert answer.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 async def test_client_without_the_permission_is_403(linking: Linking) -> None:
     await linking.link()
-    other, _ = await create_client(linking.db, name="Other backend",
-                                   grant_types=["client_credentials"])
+    other, _ = await create_client(
+        linking.db, name="Other backend", grant_types=["client_credentials"]
+    )
     answer = await linking.partner_token(token=await client_credentials_token(linking.db, other))
     assert (answer.status, answer.body["error"]) == (403, "insufficient_scope")
     assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
@@ -215,16 +227,22 @@ async def test_repeated_query_parameter_is_400(linking: Linking) -> None:
     """As with a repeated form field: never pick one of two user ids silently."""
     await linking.link()
     await linking.link(user_id="other-user", username="other")
-    answer = await call("GET", f"{linking.base_url}/api/partner/token",
-                        params=[("user_id", "other-user"), ("user_id", USER_ID),
-                                ("partner_id", PARTNER_ID)],
-                        headers=bearer(linking.backend_token))
+    answer = await call(
+        "GET",
+        f"{linking.base_url}/api/partner/token",
+        params=[("user_id", "other-user"), ("user_id", USER_ID), ("partner_id", PARTNER_ID)],
+        headers=bearer(linking.backend_token),
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
     assert "user_id" in answer.body["error_description"]
 
 
 async def test_body_of_another_type_is_400_naming_both_accepted_types(linking: Linking) -> None:
-    answer = await call("POST", f"{linking.base_url}/api/partner/token", data=b"user_id=x",
-                        headers={**bearer(linking.backend_token), "Content-Type": "text/plain"})
+    answer = await call(
+        "POST",
+        f"{linking.base_url}/api/partner/token",
+        data=b"user_id=x",
+        headers={**bearer(linking.backend_token), "Content-Type": "text/plain"},
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
     assert "application/json" in answer.body["error_description"]

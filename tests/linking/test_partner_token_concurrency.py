@@ -67,9 +67,11 @@ async def test_concurrent_callers_across_processes_cause_one_refresh(
     assert elapsed >= LWA_LATENCY  # every caller waited for the one refresh
     per_server = Counter(url for url, _, _ in results)
     assert all(per_server[p.base_url] >= CALLERS // 3 for p in two_more_processes)
-    print(f"\n{CALLERS} callers on {len(servers)} servers ({len(two_more_processes)} separate "
-          f"processes): {linking.amazon.refresh_count} LWA refresh, 1 distinct token, "
-          f"{elapsed * 1000:.0f} ms")
+    print(
+        f"\n{CALLERS} callers on {len(servers)} servers ({len(two_more_processes)} separate "
+        f"processes): {linking.amazon.refresh_count} LWA refresh, 1 distinct token, "
+        f"{elapsed * 1000:.0f} ms"
+    )
 
 
 async def test_lease_of_a_crashed_holder_is_taken_over_when_it_expires(linking: Linking) -> None:
@@ -80,16 +82,26 @@ async def test_lease_of_a_crashed_holder_is_taken_over_when_it_expires(linking: 
     # A process took the lease and died before finishing: its lease runs out in 1 s.
     now = datetime.now(UTC)
     await refresh_leases.try_acquire(
-        linking.db, USER_ID, PARTNER_ID, doc["generation"], attempt=0, owner="crashed:1:x",
-        now=now, expires_at=now + timedelta(seconds=1),
+        linking.db,
+        USER_ID,
+        PARTNER_ID,
+        doc["generation"],
+        attempt=0,
+        owner="crashed:1:x",
+        now=now,
+        expires_at=now + timedelta(seconds=1),
     )
     started = time.monotonic()
     answer = await linking.partner_token()
     assert answer.status == 200
     assert 0.8 <= time.monotonic() - started < 4
     assert linking.amazon.refresh_count == 1
-    leases = await linking.db["refresh_leases"].find({"user_id": USER_ID}).sort("attempt", 1) \
+    leases = (
+        await linking.db["refresh_leases"]
+        .find({"user_id": USER_ID})
+        .sort("attempt", 1)
         .to_list(None)
+    )
     assert [(lease["attempt"], lease["outcome"]) for lease in leases] == [(0, None), (1, "done")]
 
 
@@ -117,7 +129,8 @@ async def test_a_recreated_link_is_not_blocked_by_an_old_lease(linking: Linking)
     await linking.db["partner_tokens"].delete_many({})
     await linking.link()
     await linking.db["refresh_leases"].update_many(
-        {}, {"$set": {"generation": 1, "finished_at": datetime.now(UTC) - timedelta(minutes=1)}})
+        {}, {"$set": {"generation": 1, "finished_at": datetime.now(UTC) - timedelta(minutes=1)}}
+    )
     await linking.age_link()
     answer = await linking.partner_token()
     assert answer.status == 200, answer.body

@@ -21,22 +21,31 @@ from tests.support.linking import LWA_SECRET, PARTNER_ID, Linking
 from tests.support.processes import REPO, settings_env
 
 
-def cli(settings: Settings, *args: str, stdin: str = "",
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    settings: Settings, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service", *args], cwd=REPO,
-        env=env or settings_env(settings), input=stdin,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "service", *args],
+        cwd=REPO,
+        env=env or settings_env(settings),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
-@pytest.mark.parametrize(("value", "token_url", "api_base"), [
-    (None, "https://api.amazon.com/auth/o2/token", "https://api.amazonalexa.com"),
-    ("NA", "https://api.amazon.com/auth/o2/token", "https://api.amazonalexa.com"),
-    ("eu", "https://api.amazon.co.uk/auth/o2/token", "https://api.eu.amazonalexa.com"),
-    ("FE", "https://api.amazon.co.jp/auth/o2/token", "https://api.fe.amazonalexa.com"),
-    ("http://127.0.0.1:9400/", "http://127.0.0.1:9400/", "http://127.0.0.1:9400"),
-])
+@pytest.mark.parametrize(
+    ("value", "token_url", "api_base"),
+    [
+        (None, "https://api.amazon.com/auth/o2/token", "https://api.amazonalexa.com"),
+        ("NA", "https://api.amazon.com/auth/o2/token", "https://api.amazonalexa.com"),
+        ("eu", "https://api.amazon.co.uk/auth/o2/token", "https://api.eu.amazonalexa.com"),
+        ("FE", "https://api.amazon.co.jp/auth/o2/token", "https://api.fe.amazonalexa.com"),
+        ("http://127.0.0.1:9400/", "http://127.0.0.1:9400/", "http://127.0.0.1:9400"),
+    ],
+)
 def test_regions(value: str | None, token_url: str, api_base: str) -> None:
     assert regions.lwa_token_url(value) == token_url
     assert regions.alexa_api_base(value) == api_base
@@ -50,8 +59,12 @@ def test_unknown_region_or_url_is_refused(bad: str) -> None:
 
 async def test_region_sets_both_hosts_and_secret_is_sealed(linking: Linking) -> None:
     partner = await add_partner(
-        linking.db, linking.app[KEYRING], partner_id="eu-skill", lwa_client_id="amzn1.x",
-        lwa_client_secret="s3cret-value", region="EU",
+        linking.db,
+        linking.app[KEYRING],
+        partner_id="eu-skill",
+        lwa_client_id="amzn1.x",
+        lwa_client_secret="s3cret-value",
+        region="EU",
     )
     assert partner.lwa_token_url == regions.LWA_TOKEN_URLS["EU"]
     assert partner.alexa_api_base == regions.ALEXA_API_BASES["EU"]
@@ -62,18 +75,25 @@ async def test_region_sets_both_hosts_and_secret_is_sealed(linking: Linking) -> 
     assert partner.lwa_client_secret.open(linking.app[KEYRING]) == "s3cret-value"
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"partner_id": "has space"}, "partner id"),
-    ({"lwa_client_id": " "}, "LWA client id"),
-    ({"lwa_client_secret": ""}, "secret"),
-    ({"lwa_token_url": "not a url"}, "LWA token URL"),
-    ({"alexa_api_base": "XX"}, "Alexa API base"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"partner_id": "has space"}, "partner id"),
+        ({"lwa_client_id": " "}, "LWA client id"),
+        ({"lwa_client_secret": ""}, "secret"),
+        ({"lwa_token_url": "not a url"}, "LWA token URL"),
+        ({"alexa_api_base": "XX"}, "Alexa API base"),
+    ],
+)
 async def test_invalid_partner_settings_are_refused(
     linking: Linking, changes: dict[str, Any], message: str
 ) -> None:
-    values: dict[str, Any] = {"partner_id": "p", "lwa_client_id": "amzn1.x",
-                              "lwa_client_secret": "secret", **changes}
+    values: dict[str, Any] = {
+        "partner_id": "p",
+        "lwa_client_id": "amzn1.x",
+        "lwa_client_secret": "secret",
+        **changes,
+    }
     with pytest.raises(PartnerConfigError, match=message):
         await add_partner(linking.db, linking.app[KEYRING], **values)
 
@@ -88,17 +108,30 @@ async def test_removing_a_partner_deletes_its_links(linking: Linking) -> None:
 
 async def test_partners_cli_add_list_show_remove(linking: Linking) -> None:
     settings: Settings = linking.app[SETTINGS]
-    added = cli(settings, "partners", "add", "cli-skill", "--lwa-client-id", "amzn1.cli",
-                "--region", "FE", "--scope", "a", "--scope", "b",
-                stdin="cli-secret-do-not-print\n")
+    added = cli(
+        settings,
+        "partners",
+        "add",
+        "cli-skill",
+        "--lwa-client-id",
+        "amzn1.cli",
+        "--region",
+        "FE",
+        "--scope",
+        "a",
+        "--scope",
+        "b",
+        stdin="cli-secret-do-not-print\n",
+    )
     assert added.returncode == 0, added.stderr
     shown = json.loads(added.stdout)
     assert shown["lwa_token_url"] == regions.LWA_TOKEN_URLS["FE"]
     assert shown["alexa_region"] == "FE" and shown["scopes"] == ["a", "b"]
     assert shown["lwa_client_secret"] == "(set, encrypted)"
 
-    again = cli(settings, "partners", "add", "cli-skill", "--lwa-client-id", "amzn1.cli",
-                stdin="x\n")
+    again = cli(
+        settings, "partners", "add", "cli-skill", "--lwa-client-id", "amzn1.cli", stdin="x\n"
+    )
     assert again.returncode == 1 and "--replace" in again.stderr
 
     listed = cli(settings, "partners", "list")
@@ -122,12 +155,21 @@ async def test_partners_cli_warns_when_no_client_has_the_partner_id(linking: Lin
     """The partner id is the id of the skill's OAuth client; a typo would make a partner that
     no reciprocal call finds. Allowed (the client may come next), but said."""
     settings: Settings = linking.app[SETTINGS]
-    typo = cli(settings, "partners", "add", "baby-activity-skil", "--lwa-client-id", "amzn1.x",
-               stdin="s\n")
+    typo = cli(
+        settings, "partners", "add", "baby-activity-skil", "--lwa-client-id", "amzn1.x", stdin="s\n"
+    )
     assert typo.returncode == 0, typo.stderr
     assert "warning: there is no OAuth client 'baby-activity-skil'" in typo.stderr
-    right = cli(settings, "partners", "add", PARTNER_ID, "--replace", "--lwa-client-id",
-                "amzn1.x", stdin="s\n")
+    right = cli(
+        settings,
+        "partners",
+        "add",
+        PARTNER_ID,
+        "--replace",
+        "--lwa-client-id",
+        "amzn1.x",
+        stdin="s\n",
+    )
     assert right.returncode == 0 and "warning" not in right.stderr
 
 
@@ -135,8 +177,16 @@ async def test_partners_cli_does_not_guess_an_abbreviated_option(linking: Linkin
     # `--lwa-client-secret` is not `--lwa-client-secret-file`: the secret must not be taken for
     # a path (nor echoed back as one in an error).
     settings: Settings = linking.app[SETTINGS]
-    done = cli(settings, "partners", "add", "other-skill", "--lwa-client-id", "amzn1.x",
-               "--lwa-client-secret", "abc-secret")
+    done = cli(
+        settings,
+        "partners",
+        "add",
+        "other-skill",
+        "--lwa-client-id",
+        "amzn1.x",
+        "--lwa-client-secret",
+        "abc-secret",
+    )
     assert done.returncode == 2
     assert "unrecognized arguments: --lwa-client-secret" in done.stderr
     assert await partners.get(linking.db, "other-skill") is None
@@ -146,8 +196,9 @@ async def test_partners_cli_refuses_a_throwaway_dev_key(linking: Linking) -> Non
     settings: Settings = linking.app[SETTINGS]
     env = settings_env(settings)
     del env["ALS_ENCRYPTION_KEYS"]
-    result = cli(settings, "partners", "add", "x", "--lwa-client-id", "amzn1.x", stdin="s\n",
-                 env=env)
+    result = cli(
+        settings, "partners", "add", "x", "--lwa-client-id", "amzn1.x", stdin="s\n", env=env
+    )
     assert result.returncode == 1 and "ALS_ENCRYPTION_KEYS is not set" in result.stderr
 
 

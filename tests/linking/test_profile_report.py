@@ -29,8 +29,12 @@ async def test_report_is_delivered_with_the_users_token(linking: Linking) -> Non
     token = (await linking.partner_token()).body["access_token"]
     answer = await linking.profile_report()
     assert answer.status == 202
-    assert answer.body == {"status": "accepted", "alexa_status": 202, "attempts": 1,
-                           "token_refreshed": False}
+    assert answer.body == {
+        "status": "accepted",
+        "alexa_status": 202,
+        "attempts": 1,
+        "token_refreshed": False,
+    }
     [received] = linking.amazon.requests
     assert received.path == PROFILE and received.method == "POST"
     assert received.headers["Authorization"] == f"Bearer {token}"  # title-case Bearer
@@ -62,25 +66,41 @@ def _broken(path: str, value: Any) -> dict[str, Any]:
 _REMOVE = object()
 
 
-@pytest.mark.parametrize(("path", "value", "field"), [
-    ("messageId", _REMOVE, "report.messageId"),
-    ("messageId", "", "report.messageId"),
-    ("profiles", [], "report.profiles"),
-    ("profiles[0].profileId", 7, "report.profiles[0].profileId"),
-    ("profiles[0].name", _REMOVE, "report.profiles[0].name"),
-    ("profiles[0].name.firstName", "", "report.profiles[0].name.firstName"),
-    ("profiles[0].name.lastName", _REMOVE, "report.profiles[0].name.lastName"),
-    ("profiles[0].name.nickNames", [], "report.profiles[0].name.nickNames"),
-    ("profiles[0].name.nickNames", "Mom", "report.profiles[0].name.nickNames"),
-    ("profiles[0].capabilities", [], "report.profiles[0].capabilities"),
-    ("profiles[0].capabilities[0].name", "Alexa.Health.Mood",
-     "report.profiles[0].capabilities[0].name"),
-    ("profiles[0].capabilities[0].type", "Interface", "report.profiles[0].capabilities[0].type"),
-    ("profiles[0].capabilities[0].version", _REMOVE,
-     "report.profiles[0].capabilities[0].version"),
-    ("profiles[0].capabilities[0].supportedOperations", ["Add", "Delete"],
-     "report.profiles[0].capabilities[0].supportedOperations"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("messageId", _REMOVE, "report.messageId"),
+        ("messageId", "", "report.messageId"),
+        ("profiles", [], "report.profiles"),
+        ("profiles[0].profileId", 7, "report.profiles[0].profileId"),
+        ("profiles[0].name", _REMOVE, "report.profiles[0].name"),
+        ("profiles[0].name.firstName", "", "report.profiles[0].name.firstName"),
+        ("profiles[0].name.lastName", _REMOVE, "report.profiles[0].name.lastName"),
+        ("profiles[0].name.nickNames", [], "report.profiles[0].name.nickNames"),
+        ("profiles[0].name.nickNames", "Mom", "report.profiles[0].name.nickNames"),
+        ("profiles[0].capabilities", [], "report.profiles[0].capabilities"),
+        (
+            "profiles[0].capabilities[0].name",
+            "Alexa.Health.Mood",
+            "report.profiles[0].capabilities[0].name",
+        ),
+        (
+            "profiles[0].capabilities[0].type",
+            "Interface",
+            "report.profiles[0].capabilities[0].type",
+        ),
+        (
+            "profiles[0].capabilities[0].version",
+            _REMOVE,
+            "report.profiles[0].capabilities[0].version",
+        ),
+        (
+            "profiles[0].capabilities[0].supportedOperations",
+            ["Add", "Delete"],
+            "report.profiles[0].capabilities[0].supportedOperations",
+        ),
+    ],
+)
 async def test_invalid_report_is_400_naming_the_field(
     linking: Linking, path: str, value: Any, field: str
 ) -> None:
@@ -107,16 +127,19 @@ async def test_report_that_is_not_an_object_is_400(linking: Linking) -> None:
 
 
 async def test_body_that_is_not_json_is_400(linking: Linking) -> None:
-    answer = await call("POST", f"{linking.base_url}/api/partner/profile-report",
-                        data="report=1", headers=bearer(linking.backend_token))
+    answer = await call(
+        "POST",
+        f"{linking.base_url}/api/partner/profile-report",
+        data="report=1",
+        headers=bearer(linking.backend_token),
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
 
 
 async def test_client_without_permission_is_403(linking: Linking) -> None:
     await linking.link()
     other, _ = await create_client(linking.db, name="Other", grant_types=["client_credentials"])
-    answer = await linking.profile_report(
-        token=await client_credentials_token(linking.db, other))
+    answer = await linking.profile_report(token=await client_credentials_token(linking.db, other))
     assert answer.status == 403
     assert linking.amazon.requests == []
 
@@ -133,8 +156,9 @@ async def test_401_refreshes_once_and_retries(linking: Linking) -> None:
     assert linking.amazon.requests[1].bearer_token != old
     assert linking.amazon.refresh_count == 1
     # The refreshed token was stored.
-    assert (await linking.partner_token()).body["access_token"] == \
-        linking.amazon.requests[1].bearer_token
+    assert (await linking.partner_token()).body["access_token"] == linking.amazon.requests[
+        1
+    ].bearer_token
 
 
 async def test_second_401_is_not_retried_again(linking: Linking) -> None:
@@ -222,7 +246,8 @@ async def test_report_goes_to_the_host_stored_with_the_link(linking: Linking) ->
     """The regional host is the one stored with the user's link (requirement 26)."""
     await linking.link()
     await linking.db["partner_tokens"].update_one(
-        {"user_id": USER_ID}, {"$set": {"alexa_api_base": "http://127.0.0.1:9"}})
+        {"user_id": USER_ID}, {"$set": {"alexa_api_base": "http://127.0.0.1:9"}}
+    )
     answer = await linking.profile_report()
     assert (answer.status, answer.body["error"]) == (503, "alexa_unavailable")
     assert linking.amazon.requests == []
@@ -235,21 +260,32 @@ async def test_unknown_link_is_404(linking: Linking) -> None:
 
 async def test_deeply_nested_body_is_400(linking: Linking) -> None:
     body = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON parser's recursion limit
-    answer = await call("POST", f"{linking.base_url}/api/partner/profile-report", data=body,
-                        headers={**bearer(linking.backend_token),
-                                 "Content-Type": "application/json"})
+    answer = await call(
+        "POST",
+        f"{linking.base_url}/api/partner/profile-report",
+        data=body,
+        headers={**bearer(linking.backend_token), "Content-Type": "application/json"},
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
 
 
 async def test_nan_is_not_json_and_never_reaches_alexa(linking: Linking) -> None:
     """Python's parser takes NaN; passed on in an extra field, Alexa would get invalid JSON."""
     await linking.link()
-    body = json.dumps({"user_id": USER_ID, "partner_id": PARTNER_ID,
-                       "report": {**profile_report(), "extra": float("nan")}})
+    body = json.dumps(
+        {
+            "user_id": USER_ID,
+            "partner_id": PARTNER_ID,
+            "report": {**profile_report(), "extra": float("nan")},
+        }
+    )
     assert "NaN" in body
-    answer = await call("POST", f"{linking.base_url}/api/partner/profile-report", data=body,
-                        headers={**bearer(linking.backend_token),
-                                 "Content-Type": "application/json"})
+    answer = await call(
+        "POST",
+        f"{linking.base_url}/api/partner/profile-report",
+        data=body,
+        headers={**bearer(linking.backend_token), "Content-Type": "application/json"},
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
     assert linking.amazon.requests == []
 

@@ -27,7 +27,11 @@ async def test_valid_call_exchanges_the_code_and_stores_tokens(linking: Linking)
     # One exchange at the partner's LWA URL with its LWA credentials, in the body.
     [call_] = linking.amazon.lwa_calls
     assert (call_.grant_type, call_.client_id, call_.client_auth, call_.status) == (
-        "authorization_code", LWA_CLIENT_ID, "body", 200)
+        "authorization_code",
+        LWA_CLIENT_ID,
+        "body",
+        200,
+    )
     doc = await linking.link_doc()
     assert doc is not None
     assert doc["status"] == "active" and doc["username"] == USERNAME
@@ -67,14 +71,16 @@ async def test_client_credentials_token_is_401(linking: Linking) -> None:
 
 
 async def test_wrong_grant_type_is_unsupported_grant_type(linking: Linking) -> None:
-    answer = await linking.reciprocal(await linking.user_token(), grant_type="authorization_code",
-                                      code=linking.lwa_code())
+    answer = await linking.reciprocal(
+        await linking.user_token(), grant_type="authorization_code", code=linking.lwa_code()
+    )
     assert (answer.status, answer.body["error"]) == (400, "unsupported_grant_type")
 
 
 async def test_missing_grant_type_is_invalid_request(linking: Linking) -> None:
-    answer = await linking.reciprocal(await linking.user_token(), grant_type="",
-                                      code=linking.lwa_code())
+    answer = await linking.reciprocal(
+        await linking.user_token(), grant_type="", code=linking.lwa_code()
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
 
 
@@ -86,9 +92,14 @@ async def test_missing_code_is_invalid_request(linking: Linking) -> None:
 
 async def test_repeated_parameter_is_invalid_request(linking: Linking) -> None:
     answer = await call(
-        "POST", f"{linking.base_url}/api/reciprocal/authorize",
-        data=[("grant_type", "reciprocal_authorization_code"), ("client_id", PARTNER_ID),
-              ("code", "a"), ("code", "b")],
+        "POST",
+        f"{linking.base_url}/api/reciprocal/authorize",
+        data=[
+            ("grant_type", "reciprocal_authorization_code"),
+            ("client_id", PARTNER_ID),
+            ("code", "a"),
+            ("code", "b"),
+        ],
         headers=bearer(await linking.user_token()),
     )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
@@ -96,9 +107,13 @@ async def test_repeated_parameter_is_invalid_request(linking: Linking) -> None:
 
 async def test_json_body_is_invalid_request(linking: Linking) -> None:
     answer = await call(
-        "POST", f"{linking.base_url}/api/reciprocal/authorize",
-        json={"grant_type": "reciprocal_authorization_code", "client_id": PARTNER_ID,
-              "code": linking.lwa_code()},
+        "POST",
+        f"{linking.base_url}/api/reciprocal/authorize",
+        json={
+            "grant_type": "reciprocal_authorization_code",
+            "client_id": PARTNER_ID,
+            "code": linking.lwa_code(),
+        },
         headers=bearer(await linking.user_token()),
     )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
@@ -106,17 +121,21 @@ async def test_json_body_is_invalid_request(linking: Linking) -> None:
 
 async def test_form_in_an_unknown_charset_is_invalid_request(linking: Linking) -> None:
     answer = await call(
-        "POST", f"{linking.base_url}/api/reciprocal/authorize",
+        "POST",
+        f"{linking.base_url}/api/reciprocal/authorize",
         data=f"grant_type=reciprocal_authorization_code&client_id={PARTNER_ID}&code=x".encode(),
-        headers={**bearer(await linking.user_token()),
-                 "Content-Type": "application/x-www-form-urlencoded; charset=no-such"},
+        headers={
+            **bearer(await linking.user_token()),
+            "Content-Type": "application/x-www-form-urlencoded; charset=no-such",
+        },
     )
     assert (answer.status, answer.body["error"]) == (400, "invalid_request")
 
 
 async def test_unknown_partner_is_invalid_client(linking: Linking) -> None:
-    answer = await linking.reciprocal(await linking.user_token(), client_id="no-such-partner",
-                                      code=linking.lwa_code())
+    answer = await linking.reciprocal(
+        await linking.user_token(), client_id="no-such-partner", code=linking.lwa_code()
+    )
     assert (answer.status, answer.body["error"]) == (400, "invalid_client")
     assert linking.amazon.exchange_count == 0
 
@@ -187,8 +206,15 @@ async def test_absurd_lwa_lifetime_is_capped_not_a_500(
     """LWA's tokens live an hour; a lifetime that overflows a date is capped (refreshed sooner),
     never a server error while Alexa waits."""
     token = await linking.user_token()
-    linking.amazon.queue_lwa_responses(200, {"access_token": "Atza|x", "refresh_token": "Atzr|y",
-                                             "token_type": "bearer", "expires_in": expires_in})
+    linking.amazon.queue_lwa_responses(
+        200,
+        {
+            "access_token": "Atza|x",
+            "refresh_token": "Atzr|y",
+            "token_type": "bearer",
+            "expires_in": expires_in,
+        },
+    )
     answer = await linking.reciprocal(token, code=linking.lwa_code())
     assert answer.status == 200, answer.body
     served = await linking.partner_token()
@@ -209,8 +235,9 @@ async def test_relinking_replaces_the_token_set(linking: Linking) -> None:
 
 async def test_token_in_the_body_is_accepted(linking: Linking) -> None:
     """RFC 6750 §2.2 form parameter, as in the reciprocal OAuth draft."""
-    answer = await linking.reciprocal(None, access_token=await linking.user_token(),
-                                      code=linking.lwa_code())
+    answer = await linking.reciprocal(
+        None, access_token=await linking.user_token(), code=linking.lwa_code()
+    )
     assert answer.status == 200
     assert await linking.link_doc() is not None
 

@@ -34,10 +34,17 @@ async def test_racing_links_leave_one_token_set(linking: Linking) -> None:
 
     async def store(i: int) -> None:
         await partner_tokens.store_link(
-            linking.db, linking.app[KEYRING], user_id=USER_ID, username="jane",
-            partner_id=PARTNER_ID, access_token=f"Atza|{i}", refresh_token=f"Atzr|{i}",
-            expires_at=now + timedelta(hours=1), refresh_at=now + timedelta(minutes=55),
-            alexa_api_base="https://api.amazonalexa.com", now=now,
+            linking.db,
+            linking.app[KEYRING],
+            user_id=USER_ID,
+            username="jane",
+            partner_id=PARTNER_ID,
+            access_token=f"Atza|{i}",
+            refresh_token=f"Atzr|{i}",
+            expires_at=now + timedelta(hours=1),
+            refresh_at=now + timedelta(minutes=55),
+            alexa_api_base="https://api.amazonalexa.com",
+            now=now,
         )
 
     await asyncio.gather(*(store(i) for i in range(10)))
@@ -47,29 +54,51 @@ async def test_racing_links_leave_one_token_set(linking: Linking) -> None:
 
 async def test_only_one_caller_takes_a_lease(linking: Linking) -> None:
     now = datetime.now(UTC)
-    taken = await asyncio.gather(*(
-        refresh_leases.try_acquire(linking.db, USER_ID, PARTNER_ID, 1, attempt=0,
-                                   owner=f"caller-{i}", now=now,
-                                   expires_at=now + timedelta(seconds=8))
-        for i in range(50)
-    ))
+    taken = await asyncio.gather(
+        *(
+            refresh_leases.try_acquire(
+                linking.db,
+                USER_ID,
+                PARTNER_ID,
+                1,
+                attempt=0,
+                owner=f"caller-{i}",
+                now=now,
+                expires_at=now + timedelta(seconds=8),
+            )
+            for i in range(50)
+        )
+    )
     assert sum(lease is not None for lease in taken) == 1
 
 
 async def _linked(linking: Linking, user_id: str, access: str = "Atza|1") -> PartnerLink:
     now = datetime.now(UTC)
     return await partner_tokens.store_link(
-        linking.db, linking.app[KEYRING], user_id=user_id, username=user_id,
-        partner_id=PARTNER_ID, access_token=access, refresh_token="Atzr|1",
-        expires_at=now + timedelta(hours=1), refresh_at=now, alexa_api_base="https://a", now=now,
+        linking.db,
+        linking.app[KEYRING],
+        user_id=user_id,
+        username=user_id,
+        partner_id=PARTNER_ID,
+        access_token=access,
+        refresh_token="Atzr|1",
+        expires_at=now + timedelta(hours=1),
+        refresh_at=now,
+        alexa_api_base="https://a",
+        now=now,
     )
 
 
 async def _refreshed(linking: Linking, link: PartnerLink) -> bool:
     now = datetime.now(UTC)
     return await partner_tokens.complete_refresh(
-        linking.db, linking.app[KEYRING], link, access_token="Atza|refreshed",
-        refresh_token="Atzr|refreshed", expires_at=now + timedelta(hours=1), refresh_at=now,
+        linking.db,
+        linking.app[KEYRING],
+        link,
+        access_token="Atza|refreshed",
+        refresh_token="Atzr|refreshed",
+        expires_at=now + timedelta(hours=1),
+        refresh_at=now,
         now=now,
     )
 
@@ -87,8 +116,14 @@ async def test_an_unlink_racing_a_refresh_is_never_lost(linking: Linking) -> Non
         link = await _linked(linking, user)
         refreshed, ended = await asyncio.gather(
             _refreshed(linking, link),
-            partner_tokens.end_link(linking.db, user, PARTNER_ID, status=LinkStatus.REVOKED,
-                                    reason="unlinked", now=datetime.now(UTC)),
+            partner_tokens.end_link(
+                linking.db,
+                user,
+                PARTNER_ID,
+                status=LinkStatus.REVOKED,
+                reason="unlinked",
+                now=datetime.now(UTC),
+            ),
         )
         assert ended, "an active link (refreshed or not) is ended by an unlink"
         final = await partner_tokens.get(linking.db, user, PARTNER_ID)
@@ -136,12 +171,18 @@ async def test_a_refresh_of_a_set_two_changes_old_is_not_stored(linking: Linking
     clean-up freed the `_id` the refresh inserts, which must not leave its tokens behind."""
     first = await _linked(linking, "slow-refresh")
     await _linked(linking, "slow-refresh", access="Atza|2")
-    assert await partner_tokens.end_link(linking.db, "slow-refresh", PARTNER_ID,
-                                         status=LinkStatus.REVOKED, reason="unlinked",
-                                         now=datetime.now(UTC))
+    assert await partner_tokens.end_link(
+        linking.db,
+        "slow-refresh",
+        PARTNER_ID,
+        status=LinkStatus.REVOKED,
+        reason="unlinked",
+        now=datetime.now(UTC),
+    )
     assert not await _refreshed(linking, first)
-    docs = await linking.db[partner_tokens.COLLECTION].find(
-        {"user_id": "slow-refresh"}).to_list(None)
+    docs = (
+        await linking.db[partner_tokens.COLLECTION].find({"user_id": "slow-refresh"}).to_list(None)
+    )
     assert [(d["status"], d["access_token_enc"]) for d in docs] == [("revoked", None)]
 
 
@@ -151,12 +192,22 @@ async def test_ending_a_linking_survives_its_refreshes_but_not_a_relink(linking:
     link = await _linked(linking, "disabled-skill")
     assert await _refreshed(linking, link)
     assert not await partner_tokens.end_link(
-        linking.db, "disabled-skill", PARTNER_ID, status=LinkStatus.INACTIVE,
-        reason="SKILL_DISABLED_EXCEPTION", now=datetime.now(UTC), generation=link.generation,
+        linking.db,
+        "disabled-skill",
+        PARTNER_ID,
+        status=LinkStatus.INACTIVE,
+        reason="SKILL_DISABLED_EXCEPTION",
+        now=datetime.now(UTC),
+        generation=link.generation,
     )
     assert await partner_tokens.end_link(
-        linking.db, "disabled-skill", PARTNER_ID, status=LinkStatus.INACTIVE,
-        reason="SKILL_DISABLED_EXCEPTION", now=datetime.now(UTC), linked_at=link.linked_at,
+        linking.db,
+        "disabled-skill",
+        PARTNER_ID,
+        status=LinkStatus.INACTIVE,
+        reason="SKILL_DISABLED_EXCEPTION",
+        now=datetime.now(UTC),
+        linked_at=link.linked_at,
     )
     final = await partner_tokens.get(linking.db, "disabled-skill", PARTNER_ID)
     assert final is not None and final.status is LinkStatus.INACTIVE
@@ -165,6 +216,11 @@ async def test_ending_a_linking_survives_its_refreshes_but_not_a_relink(linking:
     await asyncio.sleep(0.01)
     await _linked(linking, "relinked", access="Atza|new")
     assert not await partner_tokens.end_link(
-        linking.db, "relinked", PARTNER_ID, status=LinkStatus.INACTIVE,
-        reason="SKILL_DISABLED_EXCEPTION", now=datetime.now(UTC), linked_at=old.linked_at,
+        linking.db,
+        "relinked",
+        PARTNER_ID,
+        status=LinkStatus.INACTIVE,
+        reason="SKILL_DISABLED_EXCEPTION",
+        now=datetime.now(UTC),
+        linked_at=old.linked_at,
     )

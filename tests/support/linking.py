@@ -29,14 +29,20 @@ def profile_report(**changes: Any) -> dict[str, Any]:
     """The seed's report (alexa-protocols.md §4.1), with top-level fields replaced."""
     report: dict[str, Any] = {
         "messageId": "2a6f8f0e-0000-4000-8000-0000000000aa",
-        "profiles": [{
-            "profileId": "baby-1",
-            "name": {"firstName": "Jane", "lastName": "Doe", "nickNames": ["JD"]},
-            "capabilities": [{
-                "name": "Alexa.Health.Weight", "type": "AlexaInterface", "version": "1",
-                "supportedOperations": ["Add", "Delete", "Get"],
-            }],
-        }],
+        "profiles": [
+            {
+                "profileId": "baby-1",
+                "name": {"firstName": "Jane", "lastName": "Doe", "nickNames": ["JD"]},
+                "capabilities": [
+                    {
+                        "name": "Alexa.Health.Weight",
+                        "type": "AlexaInterface",
+                        "version": "1",
+                        "supportedOperations": ["Add", "Delete", "Get"],
+                    }
+                ],
+            }
+        ],
     }
     report.update(changes)
     return report
@@ -51,9 +57,10 @@ class Answer:
 
 async def call(method: str, url: str, **kwargs: Any) -> Answer:
     """One request without cookies, as Alexa and app backends call us."""
-    async with aiohttp.ClientSession() as session, session.request(
-        method, url, allow_redirects=False, **kwargs
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, allow_redirects=False, **kwargs) as resp,
+    ):
         text = await resp.text()
         try:
             body = json.loads(text) if text else None
@@ -76,11 +83,13 @@ class Linking:
     backend_client: OAuthClient
     backend_token: str  # client_credentials token with the partner_token permission
 
-    async def user_token(self, user_id: str = USER_ID, username: str = USERNAME,
-                         client: OAuthClient | None = None) -> str:
+    async def user_token(
+        self, user_id: str = USER_ID, username: str = USERNAME, client: OAuthClient | None = None
+    ) -> str:
         """The access token Alexa holds for the user after the normal link."""
-        tokens = await issue_tokens(self.db, client or self.alexa_client, user_id=user_id,
-                                    username=username)
+        tokens = await issue_tokens(
+            self.db, client or self.alexa_client, user_id=user_id, username=username
+        )
         token: str = tokens["access_token"]
         return token
 
@@ -89,18 +98,28 @@ class Linking:
 
     async def reciprocal(self, token: str | None, **form: str) -> Answer:
         data = {"grant_type": RECIPROCAL_GRANT, "client_id": PARTNER_ID, **form}
-        return await call("POST", f"{self.base_url}/api/reciprocal/authorize",
-                          data={k: v for k, v in data.items() if v is not None},
-                          headers=bearer(token) if token else {})
+        return await call(
+            "POST",
+            f"{self.base_url}/api/reciprocal/authorize",
+            data={k: v for k, v in data.items() if v is not None},
+            headers=bearer(token) if token else {},
+        )
 
     async def link(self, user_id: str = USER_ID, username: str = USERNAME) -> Answer:
-        answer = await self.reciprocal(await self.user_token(user_id, username),
-                                       code=self.lwa_code())
+        answer = await self.reciprocal(
+            await self.user_token(user_id, username), code=self.lwa_code()
+        )
         assert answer.status == 200, answer.body
         return answer
 
-    async def partner_token(self, user_id: str = USER_ID, partner_id: str = PARTNER_ID, *,
-                            token: str | None = None, method: str = "GET") -> Answer:
+    async def partner_token(
+        self,
+        user_id: str = USER_ID,
+        partner_id: str = PARTNER_ID,
+        *,
+        token: str | None = None,
+        method: str = "GET",
+    ) -> Answer:
         params = {"user_id": user_id, "partner_id": partner_id}
         headers = bearer(token or self.backend_token)
         url = f"{self.base_url}/api/partner/token"
@@ -108,23 +127,43 @@ class Linking:
             return await call("GET", url, params=params, headers=headers)
         return await call("POST", url, data=params, headers=headers)
 
-    async def profile_report(self, report: Any = None, *, user_id: str = USER_ID,
-                             partner_id: str = PARTNER_ID, token: str | None = None) -> Answer:
-        body = {"user_id": user_id, "partner_id": partner_id,
-                "report": profile_report() if report is None else report}
-        return await call("POST", f"{self.base_url}/api/partner/profile-report", json=body,
-                          headers=bearer(token or self.backend_token))
+    async def profile_report(
+        self,
+        report: Any = None,
+        *,
+        user_id: str = USER_ID,
+        partner_id: str = PARTNER_ID,
+        token: str | None = None,
+    ) -> Answer:
+        body = {
+            "user_id": user_id,
+            "partner_id": partner_id,
+            "report": profile_report() if report is None else report,
+        }
+        return await call(
+            "POST",
+            f"{self.base_url}/api/partner/profile-report",
+            json=body,
+            headers=bearer(token or self.backend_token),
+        )
 
     async def event(self, event: dict[str, Any], *, user_id: str = USER_ID) -> Answer:
         body = {"user_id": user_id, "partner_id": PARTNER_ID, "event": event}
-        return await call("POST", f"{self.base_url}/api/partner/events", json=body,
-                          headers=bearer(self.backend_token))
+        return await call(
+            "POST",
+            f"{self.base_url}/api/partner/events",
+            json=body,
+            headers=bearer(self.backend_token),
+        )
 
     async def link_doc(self, user_id: str = USER_ID) -> dict[str, Any] | None:
         """The stored document of the current token set (the highest generation)."""
-        docs = await self.db[partner_tokens.COLLECTION].find(
-            {"user_id": user_id, "partner_id": PARTNER_ID}
-        ).sort("generation", -1).to_list(1)
+        docs = (
+            await self.db[partner_tokens.COLLECTION]
+            .find({"user_id": user_id, "partner_id": PARTNER_ID})
+            .sort("generation", -1)
+            .to_list(1)
+        )
         return docs[0] if docs else None
 
     async def age_link(self, user_id: str = USER_ID) -> None:
@@ -134,7 +173,8 @@ class Linking:
         doc = await self.link_doc(user_id)
         assert doc is not None
         result = await self.db[partner_tokens.COLLECTION].update_one(
-            {"_id": doc["_id"]}, {"$set": {"refresh_at": past, "expires_at": past}},
+            {"_id": doc["_id"]},
+            {"$set": {"refresh_at": past, "expires_at": past}},
         )
         assert result.modified_count == 1
         self.amazon.expire_access_tokens()

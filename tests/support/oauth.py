@@ -47,23 +47,40 @@ async def create_client(db: Database, **overrides: Any) -> tuple[OAuthClient, st
 
 
 async def issue_tokens(
-    db: Database, client: OAuthClient, *, user_id: str, username: str,
+    db: Database,
+    client: OAuthClient,
+    *,
+    user_id: str,
+    username: str,
     scope: str | Iterable[str] = ALEXA_SCOPES,
 ) -> dict[str, Any]:
     """A token response as `/oauth/token` gives it after the user linked (consent remembered)."""
     wanted = scope_util.parse(scope) if isinstance(scope, str) else frozenset(scope)
-    await grants.remember(db, user_id=user_id, username=username, client_id=client.client_id,
-                          scopes=wanted)
+    await grants.remember(
+        db, user_id=user_id, username=username, client_id=client.client_id, scopes=wanted
+    )
     response = await _issue(
-        db, client, user_id=user_id, username=username, scope=wanted, grant_id=new_grant_id(),
+        db,
+        client,
+        user_id=user_id,
+        username=username,
+        scope=wanted,
+        grant_id=new_grant_id(),
         with_refresh=client.allows_grant("refresh_token"),
     )
     return response.as_dict()
 
 
 async def client_credentials_token(db: Database, client: OAuthClient) -> str:
-    response = await _issue(db, client, user_id=None, username=None, scope=client.scopes,
-                            grant_id=None, with_refresh=False)
+    response = await _issue(
+        db,
+        client,
+        user_id=None,
+        username=None,
+        scope=client.scopes,
+        grant_id=None,
+        with_refresh=False,
+    )
     return response.access_token
 
 
@@ -75,6 +92,7 @@ def basic_auth(client_id: str, secret: str) -> str:
 
 # --- driving the endpoints -----------------------------------------------------------------
 
+
 @dataclass
 class Answer:
     status: int
@@ -82,12 +100,16 @@ class Answer:
     body: Any
 
 
-async def post(url: str, data: Any = None, *, headers: Mapping[str, str] | None = None,
-               **kwargs: Any) -> Answer:
+async def post(
+    url: str, data: Any = None, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+) -> Answer:
     """POST without cookies (as Alexa and backends call us) and read the JSON answer."""
-    async with aiohttp.ClientSession() as session, session.post(
-        url, data=data, headers=headers or {}, allow_redirects=False, **kwargs
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url, data=data, headers=headers or {}, allow_redirects=False, **kwargs
+        ) as resp,
+    ):
         text = await resp.text()
         try:
             body = json.loads(text) if text else None
@@ -96,14 +118,19 @@ async def post(url: str, data: Any = None, *, headers: Mapping[str, str] | None 
         return Answer(resp.status, resp.headers, body)
 
 
-async def token_request(base_url: str, data: Mapping[str, str], *, client_id: str,
-                        secret: str, basic: bool = True) -> Answer:
+async def token_request(
+    base_url: str, data: Mapping[str, str], *, client_id: str, secret: str, basic: bool = True
+) -> Answer:
     """A token endpoint call with RFC 6749 §2.3.1 Basic credentials, or body credentials."""
     if basic:
-        return await post(f"{base_url}/oauth/token", dict(data),
-                          headers={"Authorization": basic_auth(client_id, secret)})
-    return await post(f"{base_url}/oauth/token",
-                      {**data, "client_id": client_id, "client_secret": secret})
+        return await post(
+            f"{base_url}/oauth/token",
+            dict(data),
+            headers={"Authorization": basic_auth(client_id, secret)},
+        )
+    return await post(
+        f"{base_url}/oauth/token", {**data, "client_id": client_id, "client_secret": secret}
+    )
 
 
 def authorize_url(base_url: str, client: OAuthClient, **params: str | None) -> str:
@@ -132,9 +159,15 @@ async def decide(browser: Browser, page: Page, *, approve: bool = True) -> Page:
     return await browser.submit(page, form, button="approve" if approve else "deny")
 
 
-async def authorize(browser: Browser, base_url: str, client: OAuthClient, *,
-                    username: str = "user", approve: bool = True,
-                    **params: str | None) -> dict[str, str]:
+async def authorize(
+    browser: Browser,
+    base_url: str,
+    client: OAuthClient,
+    *,
+    username: str = "user",
+    approve: bool = True,
+    **params: str | None,
+) -> dict[str, str]:
     """Link as a person would (authorize → Keycloak login → consent); returns the parameters
     of the redirect back to the client (`code` and `state`, or `error`)."""
     page = await open_authorize(browser, authorize_url(base_url, client, **params), username)
@@ -143,12 +176,23 @@ async def authorize(browser: Browser, base_url: str, client: OAuthClient, *,
     return page.redirect_params
 
 
-async def get_code(browser: Browser, base_url: str, client: OAuthClient, *,
-                   username: str = "user", **params: str | None) -> str:
-    return (await authorize(browser, base_url, client, username=username, approve=True,
-                            **params))["code"]
+async def get_code(
+    browser: Browser,
+    base_url: str,
+    client: OAuthClient,
+    *,
+    username: str = "user",
+    **params: str | None,
+) -> str:
+    return (await authorize(browser, base_url, client, username=username, approve=True, **params))[
+        "code"
+    ]
 
 
 def exchange_data(code: str, client: OAuthClient, **extra: str) -> dict[str, str]:
-    return {"grant_type": "authorization_code", "code": code,
-            "redirect_uri": client.redirect_uris[0], **extra}
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": client.redirect_uris[0],
+        **extra,
+    }

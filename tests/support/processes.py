@@ -32,15 +32,18 @@ class ServiceProcess:
         self.workers = workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._env = settings_env(settings, ALS_PORT=str(self.port), ALS_HOST="127.0.0.1",
-                                 ALS_LOG_LEVEL="WARNING")
+        self._env = settings_env(
+            settings, ALS_PORT=str(self.port), ALS_HOST="127.0.0.1", ALS_LOG_LEVEL="WARNING"
+        )
         self._proc: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--workers", str(self.workers)],
-            cwd=REPO, env=self._env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=REPO,
+            env=self._env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 20
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as http:
