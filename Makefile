@@ -6,7 +6,8 @@ run:        ## install what is missing, start Keycloak + Mongo + Amazon stand-in
 test:       ## install what is missing, start the real stack, run every test, stop what was started
 	bash scripts/test.sh
 
-lint:
+lint:       ## formatting, lint rules and strict typing (what .pre-commit-config.yaml runs)
+	ruff format --check service tests bench scripts
 	ruff check service tests bench scripts
 	mypy
 

@@ -24,10 +24,11 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 from bench.loadgen import Result, combine, run_load
-from service.identity import User
+from service.models.identity import User
 from service.oauth import authorize
 from service.oauth.clients import register_client
-from service.oauth.token import issue_tokens, new_grant_id
+from service.oauth.token import issue_tokens
+from service.oauth.token_values import new_grant_id
 from tests.support.oauth import basic_auth
 from tests.support.stack import free_port, load_stack_env
 
@@ -72,6 +73,7 @@ async def prepare(uri: str, db_name: str, codes: int) -> dict[str, Any]:
     db = mongo[db_name]
     client, secret = await register_client(
         db,
+        actor="bench",
         name="Bench Alexa client",
         redirect_uris=[ALEXA_REDIRECT],
         scopes=["profile"],
@@ -92,13 +94,13 @@ async def prepare(uri: str, db_name: str, codes: int) -> dict[str, Any]:
         access.append(pair.access_token)
     request = await authorize.validate(
         db,
-        [
-            ("response_type", "code"),
-            ("client_id", client.client_id),
-            ("redirect_uri", ALEXA_REDIRECT),
-            ("scope", "profile"),
-            ("state", "s"),
-        ],
+        {
+            "response_type": ["code"],
+            "client_id": [client.client_id],
+            "redirect_uri": [ALEXA_REDIRECT],
+            "scope": ["profile"],
+            "state": ["s"],
+        },
     )
     code_values = []
     for i in range(codes):

@@ -1,19 +1,18 @@
-"""The one wiring point: `create_app(settings)` builds the aiohttp application."""
+"""The one wiring point: `create_app(settings)` builds the aiohttp application.
+
+`ROUTES` is the whole HTTP surface: every path with the handler that serves it, one hop away.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from service.appkeys import HTTP, KEYRING, OIDC, SETTINGS
-from service.db import mongo_ctx
-from service.keycloak_oidc import KeycloakOidc
-from service.oauth.housekeeping import housekeeping_ctx
+from service import contexts, wiring
+from service.crypto import KeyRing
 from service.settings import Settings
 from service.web import (
     account_views,
@@ -21,40 +20,87 @@ from service.web import (
     auth_views,
     health_views,
     home_views,
+    linking_views,
     me_views,
     metrics,
     oauth_views,
     openapi,
     partner_api_views,
-    reciprocal_views,
 )
+from service.web.appkeys import KEYRING, SETTINGS, UNLINK_HOOKS
 from service.web.errors import error_middleware
 from service.web.security import security_headers_middleware
 from service.web.session import session_middleware
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-
-async def http_ctx(app: web.Application) -> AsyncIterator[None]:
-    """One outbound HTTP session per process (LWA, Alexa); created inside the running loop."""
-    async with aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=30),
-        headers={"User-Agent": "alexa-account-linking-server"},
-    ) as session:
-        app[HTTP] = session
-        yield
-
-
-async def oidc_ctx(app: web.Application) -> AsyncIterator[None]:
-    oidc = KeycloakOidc(app[SETTINGS])
-    app[OIDC] = oidc
-    yield
-    await oidc.close()
+ROUTES = [
+    # Pages for people: login through Keycloak, the account page, the admin pages.
+    web.get("/", home_views.home, name="home"),
+    web.get("/login", auth_views.login, name="login"),
+    web.get("/login/callback", auth_views.login_callback, name="login_callback"),
+    web.post("/logout", auth_views.logout, name="logout"),
+    web.get("/account", account_views.account, name="account"),
+    web.post("/account/revoke", account_views.account_revoke, name="account_revoke"),
+    web.get("/admin", admin_views.admin_home, name="admin"),
+    web.get("/admin/clients", admin_views.clients_list, name="admin_clients"),
+    web.get("/admin/clients/new", admin_views.client_new, name="admin_client_new"),
+    web.post("/admin/clients", admin_views.client_create, name="admin_client_create"),
+    web.get("/admin/clients/{client_id}", admin_views.client_edit, name="admin_client"),
+    web.post("/admin/clients/{client_id}", admin_views.client_update, name="admin_client_update"),
+    web.post(
+        "/admin/clients/{client_id}/rotate-secret",
+        admin_views.client_rotate,
+        name="admin_client_rotate",
+    ),
+    web.post(
+        "/admin/clients/{client_id}/delete", admin_views.client_delete, name="admin_client_delete"
+    ),
+    web.get("/admin/partners", admin_views.partners_list, name="admin_partners"),
+    web.get("/admin/partners/new", admin_views.partner_new, name="admin_partner_new"),
+    web.get("/admin/partners/{partner_id}", admin_views.partner_edit, name="admin_partner"),
+    web.post("/admin/partners", admin_views.partner_save, name="admin_partner_save"),
+    web.post(
+        "/admin/partners/{partner_id}/delete",
+        admin_views.partner_delete,
+        name="admin_partner_delete",
+    ),
+    web.get("/admin/links", admin_views.links_list, name="admin_links"),
+    web.post("/admin/links/revoke", admin_views.link_revoke, name="admin_link_revoke"),
+    # The OAuth server Alexa links against (RFC 6749, 7009, 7662, 8414) and its resource.
+    web.get("/oauth/authorize", oauth_views.authorize_page, name="oauth_authorize"),
+    web.post("/oauth/authorize", oauth_views.authorize_decision),
+    web.post("/oauth/token", oauth_views.token, name="oauth_token"),
+    web.post("/oauth/revoke", oauth_views.revoke, name="oauth_revoke"),
+    web.post("/oauth/introspect", oauth_views.introspect, name="oauth_introspect"),
+    web.get(
+        "/.well-known/oauth-authorization-server",
+        oauth_views.server_metadata,
+        name="oauth_metadata",
+    ),
+    web.get("/api/me", me_views.me, name="api_me"),
+    # Mutual linking: Alexa's calls, and the app backend's API.
+    web.post("/api/reciprocal/authorize", linking_views.reciprocal, name="reciprocal_authorize"),
+    web.post(
+        "/alexa/accept-grant", linking_views.accept_grant_directive, name="alexa_accept_grant"
+    ),
+    web.get("/api/partner/token", partner_api_views.partner_token, name="partner_token"),
+    web.post("/api/partner/token", partner_api_views.partner_token),
+    web.post(
+        "/api/partner/profile-report",
+        partner_api_views.profile_report,
+        name="partner_profile_report",
+    ),
+    web.post("/api/partner/events", partner_api_views.events, name="partner_events"),
+    # Operations.
+    web.get("/healthz", health_views.healthz, name="healthz"),
+    web.get("/readyz", health_views.readyz, name="readyz"),
+    web.get("/metrics", metrics.metrics_view, name="metrics"),
+    web.get("/openapi.json", openapi.openapi, name="openapi"),
+]
 
 
 def create_app(settings: Settings) -> web.Application:
-    from service.crypto import KeyRing
-
     app = web.Application(
         middlewares=[
             metrics.metrics_middleware,
@@ -69,25 +115,15 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[metrics.METRICS] = metrics.Metrics()
     app[KEYRING] = KeyRing.parse(settings.encryption_keys)
+    app[UNLINK_HOOKS] = wiring.unlink_hooks()
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    app.cleanup_ctx.extend([mongo_ctx, http_ctx, oidc_ctx, housekeeping_ctx])
-    for module in (
-        home_views,
-        auth_views,
-        health_views,
-        metrics,
-        oauth_views,
-        me_views,
-        reciprocal_views,
-        partner_api_views,
-        account_views,
-        admin_views,
-        openapi,
-    ):
-        app.add_routes(module.routes)
+    app.cleanup_ctx.extend(
+        [contexts.mongo_ctx, contexts.http_ctx, contexts.oidc_ctx, contexts.housekeeping_ctx]
+    )
+    app.add_routes(ROUTES)
     return app

@@ -1,6 +1,6 @@
 """Our OIDC relying-party side of Keycloak: login URL, code exchange, ID token checks, logout.
 
-python-keycloak does the HTTP calls. Two of its traps are handled here (see libraries.md):
+python-keycloak does the HTTP calls. Two of its traps are handled here (see docs/libraries.md §1):
 it does not URL-encode `a_auth_url`, so the URL is built with `urlencode` from the cached
 discovery document; and `a_decode_token` neither caches the JWKS nor checks `iss`/`aud` unless
 told, so the ID token is verified with joserfc against a cached key set, checking signature,
@@ -21,7 +21,7 @@ from joserfc.jwk import KeySet
 from keycloak.exceptions import KeycloakError
 
 from keycloak import KeycloakOpenID
-from service.identity import User
+from service.models.identity import User
 from service.settings import Settings
 
 DISCOVERY_TTL = 3600.0

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from service.crypto import KeyRing, KeyRingError
+
 PREFIX = "ALS_"
 # The secret of the service client in keycloak/alexa-linking-realm.json (dev realm only).
 DEV_KEYCLOAK_SECRET = "dev-service-secret-change-me"  # noqa: S105
@@ -111,8 +113,6 @@ class Settings:
             if not self.encryption_keys:
                 raise SettingsError("ALS_ENCRYPTION_KEYS is required (kid:key, newest first)")
         settings.session_key_bytes  # noqa: B018 - validates the key's shape
-        from service.crypto import KeyRing, KeyRingError
-
         try:
             KeyRing.parse(settings.encryption_keys)
         except KeyRingError as exc:

@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestServer
 from pymongo import AsyncMongoClient
 
 from service.app import create_app
-from service.appkeys import SETTINGS
 from service.oauth import secret_hashing
 from service.settings import Settings
+from service.web.appkeys import SETTINGS
 from tests.support.browser import Browser
 from tests.support.stack import load_stack_env, mongo_answers, pick_test_port
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
+from service.web.appkeys import DB
 from tests.support.browser import Browser
 from tests.support.oauth import create_client, exchange_data, get_code, token_request
 

@@ -6,10 +6,11 @@ import re
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
 from service.storage import clients as client_store
 from service.storage import partners as partner_store
+from service.web.appkeys import DB
 from tests.support.browser import Browser
+from tests.support.fixture_types import BrowserFactory
 from tests.support.oauth import create_client, exchange_data, get_code, token_request
 
 
@@ -122,12 +123,14 @@ async def test_partner_secret_is_never_shown(
     await browser.submit(edit, edit.form(action="/admin/partners"), lwa_client_secret="")
     again = await partner_store.get(server.app[DB], "skill-partner")
     assert again is not None
-    from service.appkeys import KEYRING
+    from service.web.appkeys import KEYRING
 
     assert again.lwa_client_secret.open(server.app[KEYRING]) == secret
 
 
-async def test_admin_unlinks_a_user(server: TestServer, base_url: str, browser_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_unlinks_a_user(
+    server: TestServer, base_url: str, browser_factory: BrowserFactory
+) -> None:
     customer, admin = browser_factory(), browser_factory()
     client, secret = await create_client(server.app[DB])
     code = await get_code(customer, base_url, client)

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 import aiohttp
 import pytest
 
-from service.lwa import LwaError, LwaTokens, LwaUnavailable, exchange_code, refresh_tokens
+from service.amazon.lwa import LwaError, LwaTokens, LwaUnavailable, exchange_code, refresh_tokens
 from tests.amazon_standin import AmazonStandIn
 
 CLIENT_ID = "amzn1.application-oa2-client.standintest"

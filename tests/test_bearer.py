@@ -7,9 +7,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
-from service.oauth.bearer import InvalidToken, authenticate_access_token
+from service.oauth.access import authenticate_access_token
+from service.oauth.errors import InvalidToken
 from service.oauth.unlink import revoke_grant
+from service.web.appkeys import DB
+from service.wiring import unlink_hooks
 from tests.support.oauth import client_credentials_token, create_client, issue_tokens
 
 
@@ -83,7 +85,7 @@ async def test_revoked_grant_token_is_refused(server: TestServer, aiohttp_client
     db = server.app[DB]
     client, _ = await create_client(db)
     tokens = await issue_tokens(db, client, user_id="u1", username="user")
-    await revoke_grant(db, user_id="u1", client_id=client.client_id)
+    await revoke_grant(db, unlink_hooks(), user_id="u1", client_id=client.client_id)
     resp = await _me(server, aiohttp_client, f"Bearer {tokens['access_token']}")
     assert resp.status == 401
 

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Route
 
-from service.appkeys import DB
+from service.web.appkeys import DB
 from tests.support.chromium import CHROMIUM, chromium
 from tests.support.oauth import ALEXA_REDIRECT_URIS, authorize_url, create_client
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
 from service.settings import Settings
 from service.storage import clients as client_store
+from service.web.appkeys import DB
 from tests.support.oauth import basic_auth, post
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

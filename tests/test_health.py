@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from service import db as db_module
-from service.appkeys import DB
+from service import contexts
 from service.storage import grants
+from service.web.appkeys import DB
 from tests.support.oauth import basic_auth
 from tests.support.stack import MongoServer
 
@@ -89,7 +89,7 @@ async def test_started_without_mongo_answers_503_and_creates_indexes_once_it_is_
     aiohttp_client: Client,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(db_module, "INDEX_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr(contexts, "INDEX_RETRY_SECONDS", 0.2)
     mongo = MongoServer()  # not started yet
     try:
         app = make_app(mongodb_uri=mongo.uri)

@@ -15,10 +15,11 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from yarl import URL
 
-from service.appkeys import OIDC
 from service.keycloak_oidc import OidcError
+from service.web.appkeys import OIDC
 from service.web.session import safe_next
 from tests.support.browser import Browser
+from tests.support.fixture_types import AiohttpClient, AppFactory
 
 
 async def test_user_logs_in_and_sees_their_name(base_url: str, browser: Browser) -> None:
@@ -195,7 +196,9 @@ async def test_logout_requires_csrf_token(base_url: str, browser: Browser) -> No
     assert 'id="username">user<' in (await browser.get(base_url + "/")).text
 
 
-async def test_without_keycloak_login_shows_readable_error(make_app, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+async def test_without_keycloak_login_shows_readable_error(
+    make_app: AppFactory, aiohttp_client: AiohttpClient
+) -> None:
     client = await aiohttp_client(make_app(keycloak_url="http://127.0.0.1:9"))
     resp = await client.get("/login", allow_redirects=False)
     assert resp.status == 503

@@ -13,7 +13,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-from service.appkeys import DB
+from service.web.appkeys import DB
 from tests.support.browser import Browser
 from tests.support.oauth import ALEXA_REDIRECT_URIS, create_client, decide, open_authorize
 

@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
 from service.storage import grants
+from service.web.appkeys import DB
 from tests.support.browser import Browser
 from tests.support.oauth import (
     ALEXA_REDIRECT_URIS,

@@ -9,10 +9,10 @@ import bcrypt
 import pytest
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
 from service.oauth import secret_hashing
-from service.oauth.clients import rotate_secret, update_client, with_changes
+from service.oauth.clients import rotate_secret, settings_of, update_client
 from service.storage import clients as client_store
+from service.web.appkeys import DB
 from tests.support.oauth import basic_auth, client_credentials_token, create_client, post
 
 CC = {"grant_type": "client_credentials"}
@@ -182,10 +182,12 @@ async def test_an_edit_made_from_an_older_copy_keeps_a_rotated_secret(
 ) -> None:
     db = server.app[DB]
     client, old = await create_client(db, grant_types=["client_credentials"], scopes=[])
-    new = await rotate_secret(db, client.client_id)
+    new = await rotate_secret(db, client.client_id, actor="test")
     assert new is not None
     # An admin's edit form was loaded before the rotation and is saved after it.
-    assert await update_client(db, with_changes(client, name="Renamed"))
+    assert await update_client(
+        db, client.client_id, actor="test", **{**settings_of(client), "name": "Renamed"}
+    )
     for secret, status in ((old, 401), (new, 200)):
         answer = await post(
             f"{base_url}/oauth/token",

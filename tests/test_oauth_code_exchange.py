@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB, SETTINGS
-from service.oauth.token import secret_hash
+from service.oauth.token_values import secret_hash
 from service.storage import authorization_codes
+from service.web.appkeys import DB, SETTINGS
 from tests.support.browser import Browser
 from tests.support.oauth import (
     ALEXA_REDIRECT_URIS,

@@ -8,8 +8,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
 from service.oauth.unlink import revoke_grant
+from service.web.appkeys import DB
+from service.wiring import unlink_hooks
 from tests.support.oauth import basic_auth, create_client, issue_tokens, post
 
 
@@ -67,7 +68,7 @@ async def test_revoked_unknown_and_refresh_tokens(server: TestServer, base_url: 
     refresh = await _introspect(base_url, client.client_id, secret, tokens["refresh_token"])
     assert refresh["active"] is True and "exp" not in refresh  # never expires
     assert await _introspect(base_url, client.client_id, secret, "nope") == {"active": False}
-    await revoke_grant(db, user_id="kc-1", client_id=client.client_id)
+    await revoke_grant(db, unlink_hooks(), user_id="kc-1", client_id=client.client_id)
     for token in (tokens["access_token"], tokens["refresh_token"]):
         assert await _introspect(base_url, client.client_id, secret, token) == {"active": False}
 

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from service.appkeys import DB, SETTINGS
-from service.logging_setup import AccessLogger, RedactingFilter, RedactingFormatter, redact
+from service.web.appkeys import DB, SETTINGS
+from service.web.logging_setup import AccessLogger, RedactingFilter, RedactingFormatter, redact
 from tests.support.browser import Browser
 from tests.support.oauth import (
     basic_auth,

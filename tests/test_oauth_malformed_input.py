@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
-from tests.support.oauth import basic_auth, create_client, post
+from service.web.appkeys import DB
+from tests.support.oauth import Answer, basic_auth, create_client, post
 
 ENDPOINTS = ["/oauth/token", "/oauth/revoke", "/oauth/introspect"]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -21,8 +21,8 @@ async def creds(server: TestServer) -> dict[str, str]:
     return {"Authorization": basic_auth(client.client_id, secret)}
 
 
-def _is_oauth_error(answer: object, *errors: str) -> bool:
-    body = answer.body  # type: ignore[attr-defined]
+def _is_oauth_error(answer: Answer, *errors: str) -> bool:
+    body = answer.body
     return isinstance(body, dict) and body.get("error") in errors
 
 

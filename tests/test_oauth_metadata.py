@@ -5,8 +5,12 @@ from __future__ import annotations
 import aiohttp
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
+from tests.support.fixture_types import AiohttpClient, AppFactory
 
-async def test_metadata_is_valid_and_uses_public_url(make_app, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+
+async def test_metadata_is_valid_and_uses_public_url(
+    make_app: AppFactory, aiohttp_client: AiohttpClient
+) -> None:
     client = await aiohttp_client(make_app(public_url="https://link.example.com/"))
     resp = await client.get("/.well-known/oauth-authorization-server")
     assert resp.status == 200

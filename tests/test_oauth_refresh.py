@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
-from service.oauth.models import OAuthClient
+from service.models.oauth import OAuthClient
+from service.web.appkeys import DB
 from tests.support.oauth import (
     Answer,
     basic_auth,
@@ -165,9 +165,10 @@ async def test_client_without_refresh_grant_cannot_refresh(
     db = server.app[DB]
     client, secret = await create_client(db)
     tokens = await issue_tokens(db, client, user_id="u-1", username="user")
-    from service.oauth.clients import update_client, with_changes
+    from service.oauth.clients import settings_of, update_client
 
-    await update_client(db, with_changes(client, grant_types=frozenset({"authorization_code"})))
+    settings = {**settings_of(client), "grant_types": frozenset({"authorization_code"})}
+    await update_client(db, client.client_id, actor="test", **settings)
     answer = await _refresh(base_url, client, secret, tokens["refresh_token"])
     assert answer.status == 400 and answer.body["error"] == "unauthorized_client"
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
-from service.oauth.bearer import InvalidToken, authenticate_access_token
+from service.oauth.access import authenticate_access_token
+from service.oauth.errors import InvalidToken
+from service.web.appkeys import DB
 from tests.support.oauth import basic_auth, create_client, issue_tokens, post, token_request
 
 

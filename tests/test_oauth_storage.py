@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
-from service.oauth.housekeeping import purge_expired
-from service.oauth.models import AuthorizationCode, Token
-from service.oauth.token import secret_hash
+from service.clock import utcnow
+from service.models.oauth import AuthorizationCode, Token
+from service.oauth.token_values import secret_hash
 from service.storage import authorization_codes, grants, tokens
+from service.storage.purge import purge_expired
+from service.web.appkeys import DB
 from tests.support.browser import Browser
 from tests.support.oauth import create_client, exchange_data, get_code, token_request
 
@@ -76,7 +77,7 @@ async def test_purge_removes_long_expired_codes(server: TestServer) -> None:
     db = server.app[DB]
     await authorization_codes.insert(db, _code("old", -2 * 86400))
     await authorization_codes.insert(db, _code("fresh", 60))
-    await purge_expired(db)
+    await purge_expired(db, utcnow())
     assert await authorization_codes.get(db, "old") is None
     assert await authorization_codes.get(db, "fresh") is not None
 
@@ -98,10 +99,10 @@ async def test_a_revoked_refresh_token_that_never_expires_is_purged_a_day_later(
         expires_at=None,
     )
     await tokens.insert_many(db, [forever])
-    await purge_expired(db)
+    await purge_expired(db, utcnow())
     assert await tokens.get(db, "rt-forever") is not None  # live: kept however old
     await tokens.revoke_grant(db, "g")
-    await purge_expired(db)
+    await purge_expired(db, utcnow())
     assert await tokens.get(db, "rt-forever") is not None  # revoked: kept a day
     assert await tokens.purge(db, now + timedelta(hours=23)) == 0
     assert await tokens.purge(db, now + timedelta(hours=25)) == 1

@@ -3,19 +3,21 @@ tokens stop working, the consent is forgotten, and the unlink hooks run."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
 from service.db import Database
 from service.oauth import unlink
-from service.oauth.bearer import InvalidToken, authenticate_access_token
+from service.oauth.access import authenticate_access_token
 from service.oauth.clients import remove_client
+from service.oauth.errors import InvalidToken
+from service.oauth.unlink import UnlinkHooks
 from service.storage import audit, grants
 from service.storage import tokens as token_store
+from service.web.appkeys import DB
 from tests.support.browser import Browser
 from tests.support.oauth import (
     authorize_url,
@@ -30,19 +32,26 @@ from tests.support.oauth import (
 
 
 @pytest.fixture
-def calls() -> Iterator[list[tuple[str, str]]]:
-    seen: list[tuple[str, str]] = []
+def calls() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture
+def hooks(calls: list[tuple[str, str]]) -> UnlinkHooks:
+    """Unlink hooks that record each call in `calls`."""
 
     async def record(db: Database, user_id: str, client_id: str) -> None:
-        seen.append((user_id, client_id))
+        calls.append((user_id, client_id))
 
-    unlink.unlink_hook(record)
-    yield seen
-    unlink.UNLINK_HOOKS.remove(record)
+    return UnlinkHooks((record,))
 
 
 async def test_revoke_grant_ends_access_and_refresh_tokens_and_consent(
-    server: TestServer, base_url: str, browser: Browser, calls: list[tuple[str, str]]
+    server: TestServer,
+    base_url: str,
+    browser: Browser,
+    calls: list[tuple[str, str]],
+    hooks: UnlinkHooks,
 ) -> None:
     db = server.app[DB]
     client, secret = await create_client(db)
@@ -57,7 +66,7 @@ async def test_revoke_grant_ends_access_and_refresh_tokens_and_consent(
     assert user_id is not None
     assert [g.client_id for g in await grants.list_for_user(db, user_id)] == [client.client_id]
 
-    revoked = await unlink.revoke_grant(db, user_id=user_id, client_id=client.client_id)
+    revoked = await unlink.revoke_grant(db, hooks, user_id=user_id, client_id=client.client_id)
     assert revoked == 2
     with pytest.raises(InvalidToken):
         await authenticate_access_token(db, linked.body["access_token"])
@@ -77,13 +86,13 @@ async def test_revoke_grant_ends_access_and_refresh_tokens_and_consent(
 
 
 async def test_code_issued_before_unlinking_gives_no_tokens_after_it(
-    server: TestServer, base_url: str, browser: Browser
+    server: TestServer, base_url: str, browser: Browser, hooks: UnlinkHooks
 ) -> None:
     db = server.app[DB]
     client, secret = await create_client(db)
     code = await get_code(browser, base_url, client)
     [grant] = await grants.list_for_client(db, client.client_id)
-    await unlink.revoke_grant(db, user_id=grant.user_id, client_id=client.client_id)
+    await unlink.revoke_grant(db, hooks, user_id=grant.user_id, client_id=client.client_id)
     answer = await token_request(
         base_url,
         {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uris[0]},
@@ -93,14 +102,16 @@ async def test_code_issued_before_unlinking_gives_no_tokens_after_it(
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
 
 
-async def test_revoke_grant_leaves_other_users_and_clients_alone(server: TestServer) -> None:
+async def test_revoke_grant_leaves_other_users_and_clients_alone(
+    server: TestServer, hooks: UnlinkHooks
+) -> None:
     db = server.app[DB]
     client, _ = await create_client(db)
     other_client, _ = await create_client(db, name="Other")
     mine = await issue_tokens(db, client, user_id="u-1", username="one")
     theirs = await issue_tokens(db, client, user_id="u-2", username="two")
     other = await issue_tokens(db, other_client, user_id="u-1", username="one")
-    await unlink.revoke_grant(db, user_id="u-1", client_id=client.client_id)
+    await unlink.revoke_grant(db, hooks, user_id="u-1", client_id=client.client_id)
     with pytest.raises(InvalidToken):
         await authenticate_access_token(db, mine["access_token"])
     await authenticate_access_token(db, theirs["access_token"])
@@ -108,7 +119,9 @@ async def test_revoke_grant_leaves_other_users_and_clients_alone(server: TestSer
 
 
 async def test_failing_hook_does_not_stop_the_others(
-    server: TestServer, calls: list[tuple[str, str]]
+    server: TestServer,
+    calls: list[tuple[str, str]],
+    hooks: UnlinkHooks,
 ) -> None:
     db = server.app[DB]
     client, _ = await create_client(db)
@@ -117,28 +130,29 @@ async def test_failing_hook_does_not_stop_the_others(
     async def broken(db: Database, user_id: str, client_id: str) -> None:
         raise RuntimeError("partner store down")
 
-    unlink.UNLINK_HOOKS.insert(0, broken)
-    try:
-        with pytest.raises(RuntimeError):
-            await unlink.revoke_grant(db, user_id="u-1", client_id=client.client_id)
-    finally:
-        unlink.UNLINK_HOOKS.remove(broken)
+    with pytest.raises(RuntimeError):
+        await unlink.revoke_grant(
+            db, UnlinkHooks((broken, *hooks.hooks)), user_id="u-1", client_id=client.client_id
+        )
     assert calls == [("u-1", client.client_id)]
     with pytest.raises(InvalidToken):  # our own tokens were revoked before the hooks ran
         await authenticate_access_token(db, tokens["access_token"])
     # The consent is kept, so the link is still listed and the person can try again.
     assert [g.client_id for g in await grants.list_for_user(db, "u-1")] == [client.client_id]
-    await unlink.revoke_grant(db, user_id="u-1", client_id=client.client_id)
+    await unlink.revoke_grant(db, hooks, user_id="u-1", client_id=client.client_id)
     assert await grants.list_for_user(db, "u-1") == []
 
 
 async def test_removed_client_can_no_longer_obtain_or_use_tokens(
-    server: TestServer, base_url: str, calls: list[tuple[str, str]]
+    server: TestServer,
+    base_url: str,
+    calls: list[tuple[str, str]],
+    hooks: UnlinkHooks,
 ) -> None:
     db = server.app[DB]
     client, secret = await create_client(db)
     tokens = await issue_tokens(db, client, user_id="u-1", username="one")
-    assert await remove_client(db, client.client_id)
+    assert await remove_client(db, hooks, client.client_id, actor="test")
     with pytest.raises(InvalidToken):
         await authenticate_access_token(db, tokens["access_token"])
     answer = await token_request(
@@ -150,7 +164,7 @@ async def test_removed_client_can_no_longer_obtain_or_use_tokens(
     assert answer.status == 401 and answer.body["error"] == "invalid_client"
     assert await grants.list_for_user(db, "u-1") == []
     assert calls == [("u-1", client.client_id)]
-    assert not await remove_client(db, client.client_id)
+    assert not await remove_client(db, hooks, client.client_id, actor="test")
 
 
 Revocation = Callable[[Database], Awaitable[object]]
@@ -180,7 +194,7 @@ def unlink_during_issue(
 ) -> Callable[[str, str], None]:
     def arm(user_id: str, client_id: str) -> None:
         revoke_during_issue(
-            lambda db: unlink.revoke_grant(db, user_id=user_id, client_id=client_id)
+            lambda db: unlink.revoke_grant(db, UnlinkHooks(), user_id=user_id, client_id=client_id)
         )
 
     return arm
@@ -267,7 +281,7 @@ async def test_a_token_request_racing_the_removal_of_its_client_leaves_no_live_t
 ) -> None:
     db = server.app[DB]
     client, secret = await create_client(db, grant_types=["client_credentials"], scopes=[])
-    revoke_during_issue(lambda db: remove_client(db, client.client_id))
+    revoke_during_issue(lambda db: remove_client(db, UnlinkHooks(), client.client_id, actor="test"))
     answer = await token_request(
         base_url, {"grant_type": "client_credentials"}, client_id=client.client_id, secret=secret
     )

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import DB
+from service.models.identity import LoginAttempt
 from service.storage import audit, login_attempts
-from service.storage.login_attempts import LoginAttempt
+from service.web.appkeys import DB
 
 
 async def test_indexes_created_and_audit_round_trip(server: TestServer) -> None:

@@ -11,20 +11,22 @@ import json
 import sys
 from typing import Any
 
-from service.commands.database import run_with_db
-from service.db import Database
+from service.commands.database import CommandContext, run_with_db
+from service.models.oauth import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
 from service.oauth.clients import (
     PERMISSIONS,
     ClientConfigError,
+    ClientExists,
+    get_client,
+    list_clients,
     register_client,
     remove_client,
     rotate_secret,
 )
 from service.oauth.clients import describe as describe_client
-from service.oauth.models import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
 from service.settings import load_settings
-from service.storage import clients as client_store
-from service.storage.clients import ClientExists
+
+ACTOR = "cli"
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -111,9 +113,10 @@ def _add(args: argparse.Namespace) -> int:
     settings = load_settings()
     scopes = [s for item in args.scopes for s in item.split()]
 
-    async def work(db: Database) -> tuple[OAuthClient, str]:
+    async def work(ctx: CommandContext) -> tuple[OAuthClient, str]:
         return await register_client(
-            db,
+            ctx.db,
+            actor=ACTOR,
             name=args.name,
             client_id=args.client_id,
             redirect_uris=args.redirect_uris,
@@ -146,14 +149,14 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    clients = run_with_db(load_settings(), client_store.list_all)
+    clients = run_with_db(load_settings(), lambda ctx: list_clients(ctx.db))
     _print([describe_client(c) for c in clients])
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    async def work(db: Database) -> OAuthClient | None:
-        return await client_store.get(db, args.client_id)
+    async def work(ctx: CommandContext) -> OAuthClient | None:
+        return await get_client(ctx.db, args.client_id)
 
     client = run_with_db(load_settings(), work)
     if client is None:
@@ -163,8 +166,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    async def work(db: Database) -> bool:
-        return await remove_client(db, args.client_id)
+    async def work(ctx: CommandContext) -> bool:
+        return await remove_client(ctx.db, ctx.unlink_hooks, args.client_id, actor=ACTOR)
 
     if not run_with_db(load_settings(), work):
         return _fail(f"no client {args.client_id!r}")
@@ -175,8 +178,8 @@ def _remove(args: argparse.Namespace) -> int:
 def _rotate(args: argparse.Namespace) -> int:
     secret = _secret_arg(args.secret)
 
-    async def work(db: Database) -> str | None:
-        return await rotate_secret(db, args.client_id, secret)
+    async def work(ctx: CommandContext) -> str | None:
+        return await rotate_secret(ctx.db, args.client_id, secret, actor=ACTOR)
 
     try:
         new = run_with_db(load_settings(), work)

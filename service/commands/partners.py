@@ -1,4 +1,4 @@
-"""`partners add|list|show|remove`: the skills whose LWA credentials we hold (issue 4).
+"""`partners add|list|show|remove`: the skills whose LWA credentials we hold .
 
 Output is JSON. The LWA client secret goes in once (from a file, stdin or a prompt, never
 the command line, where `ps` would show it) and is never printed back: it is stored only
@@ -8,32 +8,17 @@ encrypted with the key ring (ALS_ENCRYPTION_KEYS).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any
 
-import aiohttp
-
-from service.commands.database import run_with_db
-from service.crypto import KeyRing
-from service.db import Database
+from service.amazon import regions
+from service.commands.database import CommandContext, keyring_for_writing, run_with_db
 from service.linking import partners as partner_admin
-from service.linking import regions
-from service.settings import Settings, load_settings
-from service.storage import clients as client_store
-from service.storage import partner_tokens
-from service.storage import partners as partner_store
-from service.storage.partners import PartnerExists
-
-if TYPE_CHECKING:
-    from service.commands.seed import SeedContext
-
-DEMO_PARTNER: Final = "demo-alexa-client"  # the demo Alexa client's id, as in Amazon's sample
-DEMO_LWA_CLIENT: Final = "amzn1.application-oa2-client.demo"
-DEMO_LWA_SECRET: Final = "demo-lwa-client-secret-dev-only"  # noqa: S105 - stand-in only
+from service.oauth.clients import get_client
+from service.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -73,15 +58,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     remove.set_defaults(run=_remove)
 
 
-def keyring_for_writing(settings: Settings) -> KeyRing | str:
-    """The configured key ring, or why it must not be used to store anything: in dev mode a
-    missing ALS_ENCRYPTION_KEYS is replaced by a throw-away key for each process, and a secret
-    sealed with it could never be read by the server."""
-    if settings.dev and load_settings().encryption_keys != settings.encryption_keys:
-        return "ALS_ENCRYPTION_KEYS is not set; set it to the server's key ring first"
-    return KeyRing.parse(settings.encryption_keys)
-
-
 def _read_secret(path: str | None) -> str:
     if path == "-" or (path is None and not sys.stdin.isatty()):
         return sys.stdin.readline().rstrip("\r\n")
@@ -105,9 +81,9 @@ def _add(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot read the secret file: {exc.strerror}")
 
-    async def work(db: Database) -> tuple[dict[str, Any], bool]:
+    async def work(ctx: CommandContext) -> tuple[dict[str, Any], bool]:
         partner = await partner_admin.add_partner(
-            db,
+            ctx.db,
             keyring,
             partner_id=args.partner_id,
             lwa_client_id=args.lwa_client_id,
@@ -118,14 +94,14 @@ def _add(args: argparse.Namespace) -> int:
             scopes=tuple(args.scopes or partner_admin.DEFAULT_SCOPES),
             replace=args.replace,
         )
-        client = await client_store.get(db, args.partner_id)
+        client = await get_client(ctx.db, args.partner_id)
         return partner_admin.describe(partner), client is not None
 
     try:
         shown, client_exists = run_with_db(settings, work)
     except partner_admin.PartnerConfigError as exc:
         return _fail(str(exc))
-    except PartnerExists:
+    except partner_admin.PartnerExists:
         return _fail(f"partner {args.partner_id!r} exists; use --replace to overwrite it")
     print(json.dumps(shown, indent=2))
     if not client_exists:
@@ -141,22 +117,20 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    async def work(db: Database) -> list[dict[str, Any]]:
-        return [partner_admin.describe(p) for p in await partner_store.list_all(db)]
+    async def work(ctx: CommandContext) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in p.items() if k != "has_client"}
+            for p in await partner_admin.list_partners(ctx.db)
+        ]
 
     print(json.dumps(run_with_db(load_settings(), work), indent=2))
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    async def work(db: Database) -> dict[str, Any] | None:
-        partner = await partner_store.get(db, args.partner_id)
-        if partner is None:
-            return None
-        links = await partner_tokens.count_by_status(db, partner.partner_id)
-        return {**partner_admin.describe(partner), "links": links}
-
-    shown = run_with_db(load_settings(), work)
+    shown = run_with_db(
+        load_settings(), lambda ctx: partner_admin.show_partner(ctx.db, args.partner_id)
+    )
     if shown is None:
         return _fail(f"no partner {args.partner_id!r}")
     print(json.dumps(shown, indent=2))
@@ -165,61 +139,9 @@ def _show(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     removed, links = run_with_db(
-        load_settings(), lambda db: partner_admin.remove_partner(db, args.partner_id)
+        load_settings(), lambda ctx: partner_admin.remove_partner(ctx.db, args.partner_id)
     )
     if not removed and not links:
         return _fail(f"no partner {args.partner_id!r}")
     print(json.dumps({"removed": args.partner_id, "links_deleted": links}, indent=2))
     return 0
-
-
-# -- seed step (service/commands/seed.py runs it) ------------------------------------------
-
-
-async def _register_standin_client(base_url: str) -> None:
-    """Register the demo LWA client with the stand-in (a separate process under `make run`,
-    possibly still starting: retry for a few seconds)."""
-    url = base_url.rstrip("/") + "/_standin/clients"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        for attempt in range(50):
-            try:
-                async with http.post(
-                    url, json={"client_id": DEMO_LWA_CLIENT, "secret": DEMO_LWA_SECRET}
-                ) as resp:
-                    resp.raise_for_status()
-                    return
-            except (aiohttp.ClientError, TimeoutError):
-                if attempt == 49:
-                    raise
-                await asyncio.sleep(0.2)
-
-
-async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
-    """The demo partner `demo-alexa-client` (the demo Alexa client's id) against the Amazon
-    stand-in: its LWA token URL and Alexa API host both point there."""
-    if not ctx.amazon_standin:
-        return {f"partner:{DEMO_PARTNER}": "skipped: no --amazon-standin URL given"}
-    keyring = keyring_for_writing(ctx.settings)
-    if isinstance(keyring, str):
-        raise SystemExit(f"error: {keyring}")
-    base = ctx.amazon_standin.rstrip("/")
-    await _register_standin_client(base)
-    partner = await partner_admin.add_partner(
-        ctx.db,
-        keyring,
-        partner_id=DEMO_PARTNER,
-        lwa_client_id=DEMO_LWA_CLIENT,
-        lwa_client_secret=DEMO_LWA_SECRET,
-        lwa_token_url=f"{base}/auth/o2/token",
-        alexa_api_base=base,
-        replace=True,
-        actor="seed",
-    )
-    return {
-        f"partner:{DEMO_PARTNER}": {
-            **partner_admin.describe(partner),
-            "reciprocal_url": ctx.settings.url("/api/reciprocal/authorize"),
-            "get_an_lwa_code": f"curl -s -X POST {base}/_standin/codes -H 'Content-Type: "
-            f'application/json\' -d \'{{"client_id": "{DEMO_LWA_CLIENT}"}}\'',
-        }
-    }

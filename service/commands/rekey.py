@@ -13,12 +13,9 @@ import json
 import sys
 from typing import Any
 
-from service.commands.database import run_with_db
-from service.commands.partners import keyring_for_writing
-from service.db import Database
-from service.linking.rekey import rekey
+from service.commands.database import CommandContext, keyring_for_writing, run_with_db
+from service.linking.rekey import RekeyCount, rekey
 from service.settings import load_settings
-from service.storage.sealing import RekeyCount
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -35,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {keyring}", file=sys.stderr)
         return 2
 
-    async def work(db: Database) -> list[RekeyCount]:
-        return await rekey(db, keyring)
+    async def work(ctx: CommandContext) -> list[RekeyCount]:
+        return await rekey(ctx.db, keyring)
 
     counts = run_with_db(settings, work)
     print(

@@ -8,22 +8,28 @@ why this command refuses to run outside ALS_ENV=dev. Each seed step is a corouti
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from service.commands.database import run_with_db
-from service.commands.partners import seed_demo_partner
-from service.db import Database
-from service.oauth.clients import describe as describe_client
-from service.oauth.clients import register_client, rotate_secret, update_client
-from service.oauth.models import OAuthClient
+import aiohttp
+
+from service.commands.database import CommandContext, keyring_for_writing, run_with_db
+from service.linking import partners as partner_admin
+from service.oauth.clients import (
+    describe,
+    get_client,
+    register_client,
+    rotate_secret,
+    update_client,
+)
 from service.oauth.secret_hashing import verify_secret
 from service.settings import Settings, load_settings
-from service.storage import clients as client_store
 
+ACTOR = "seed"
 VENDOR_ID = "M3KVOEXUO4ALBL"
 ALEXA_REDIRECT_URIS = (
     f"https://pitangui.amazon.com/api/skill/link/{VENDOR_ID}",
@@ -34,63 +40,58 @@ DEMO_ALEXA_CLIENT = "demo-alexa-client"
 DEMO_ALEXA_SECRET = "demo-alexa-client-secret-dev-only"  # noqa: S105 - published dev secret
 DEMO_BACKEND_CLIENT = "demo-app-backend"
 DEMO_BACKEND_SECRET = "demo-app-backend-secret-dev-only"  # noqa: S105 - published dev secret
+DEMO_PARTNER: Final = DEMO_ALEXA_CLIENT  # the demo Alexa client's id, as in Amazon's sample
+DEMO_LWA_CLIENT: Final = "amzn1.application-oa2-client.demo"
+DEMO_LWA_SECRET: Final = "demo-lwa-client-secret-dev-only"  # noqa: S105 - stand-in only
 
 
 @dataclass(frozen=True)
 class SeedContext:
-    db: Database
-    settings: Settings
+    command: CommandContext
     amazon_standin: str | None  # base URL of tests/amazon_standin.py, when one runs
+
+    @property
+    def settings(self) -> Settings:
+        return self.command.settings
 
 
 SeedStep = Callable[[SeedContext], Awaitable[dict[str, Any]]]
 
 
-async def ensure_client(db: Database, wanted: OAuthClient, secret: str) -> OAuthClient:
-    """Create the client, or bring an existing one back to `wanted` with `secret`."""
-    existing = await client_store.get(db, wanted.client_id)
+async def ensure_client(
+    ctx: SeedContext, client_id: str, secret: str, **settings: Any
+) -> dict[str, Any]:
+    """Create the client, or bring an existing one back to `settings` with `secret`; returns
+    its description."""
+    db = ctx.command.db
+    existing = await get_client(db, client_id)
     if existing is None:
         client, _ = await register_client(
-            db,
-            client_id=wanted.client_id,
-            name=wanted.name,
-            redirect_uris=wanted.redirect_uris,
-            grant_types=wanted.grant_types,
-            scopes=wanted.scopes,
-            require_pkce=wanted.require_pkce,
-            access_token_ttl=wanted.access_token_ttl,
-            refresh_token_ttl=wanted.refresh_token_ttl,
-            refresh_policy=wanted.refresh_policy,
-            permissions=wanted.permissions,
-            secret=secret,
+            db, actor=ACTOR, client_id=client_id, secret=secret, **settings
         )
-        return client
-    await update_client(db, wanted)
+        return describe(client)
+    updated = await update_client(db, client_id, actor=ACTOR, **settings)
+    assert updated is not None
     if not await verify_secret(secret, existing.secret_hash):
-        await rotate_secret(db, wanted.client_id, secret)
-    found = await client_store.get(db, wanted.client_id)
-    assert found is not None
-    return found
+        await rotate_secret(db, client_id, secret, actor=ACTOR)
+    return describe(updated)
 
 
 async def demo_alexa_client(ctx: SeedContext) -> dict[str, Any]:
     client = await ensure_client(
-        ctx.db,
-        OAuthClient(
-            client_id=DEMO_ALEXA_CLIENT,
-            secret_hash="",
-            name="Demo Alexa skill",
-            redirect_uris=ALEXA_REDIRECT_URIS,
-            grant_types=frozenset({"authorization_code", "refresh_token"}),
-            scopes=frozenset({"profile", "alexa::health:profile:write"}),
-            access_token_ttl=ctx.settings.access_token_ttl,
-            refresh_token_ttl=ctx.settings.refresh_token_ttl,
-        ),
+        ctx,
+        DEMO_ALEXA_CLIENT,
         DEMO_ALEXA_SECRET,
+        name="Demo Alexa skill",
+        redirect_uris=ALEXA_REDIRECT_URIS,
+        grant_types=("authorization_code", "refresh_token"),
+        scopes=("profile", "alexa::health:profile:write"),
+        access_token_ttl=ctx.settings.access_token_ttl,
+        refresh_token_ttl=ctx.settings.refresh_token_ttl,
     )
     return {
         DEMO_ALEXA_CLIENT: {
-            **describe_client(client),
+            **client,
             "client_secret": DEMO_ALEXA_SECRET,
             "authorization_url": ctx.settings.url("/oauth/authorize"),
             "token_url": ctx.settings.url("/oauth/token"),
@@ -100,22 +101,67 @@ async def demo_alexa_client(ctx: SeedContext) -> dict[str, Any]:
 
 async def demo_app_backend(ctx: SeedContext) -> dict[str, Any]:
     client = await ensure_client(
-        ctx.db,
-        OAuthClient(
-            client_id=DEMO_BACKEND_CLIENT,
-            secret_hash="",
-            name="Demo app backend",
-            grant_types=frozenset({"client_credentials"}),
-            permissions=frozenset({"partner_token", "introspect"}),
-            access_token_ttl=ctx.settings.access_token_ttl,
-        ),
+        ctx,
+        DEMO_BACKEND_CLIENT,
         DEMO_BACKEND_SECRET,
+        name="Demo app backend",
+        grant_types=("client_credentials",),
+        permissions=("partner_token", "introspect"),
+        access_token_ttl=ctx.settings.access_token_ttl,
     )
-    return {DEMO_BACKEND_CLIENT: {**describe_client(client), "client_secret": DEMO_BACKEND_SECRET}}
+    return {DEMO_BACKEND_CLIENT: {**client, "client_secret": DEMO_BACKEND_SECRET}}
 
 
-# Runs in order. The reciprocal-linking feature appends its demo partner step here (it points
-# the partner's LWA token URL and Alexa API host at `ctx.amazon_standin`).
+async def _register_standin_client(base_url: str) -> None:
+    """Register the demo LWA client with the stand-in (a separate process under `make run`,
+    possibly still starting: retry for a few seconds)."""
+    url = base_url.rstrip("/") + "/_standin/clients"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        for attempt in range(50):
+            try:
+                async with http.post(
+                    url, json={"client_id": DEMO_LWA_CLIENT, "secret": DEMO_LWA_SECRET}
+                ) as resp:
+                    resp.raise_for_status()
+                    return
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.2)
+
+
+async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
+    """The demo partner `demo-alexa-client` (the demo Alexa client's id) against the Amazon
+    stand-in: its LWA token URL and Alexa API host both point there."""
+    if not ctx.amazon_standin:
+        return {f"partner:{DEMO_PARTNER}": "skipped: no --amazon-standin URL given"}
+    keyring = keyring_for_writing(ctx.settings)
+    if isinstance(keyring, str):
+        raise SystemExit(f"error: {keyring}")
+    base = ctx.amazon_standin.rstrip("/")
+    await _register_standin_client(base)
+    partner = await partner_admin.add_partner(
+        ctx.command.db,
+        keyring,
+        partner_id=DEMO_PARTNER,
+        lwa_client_id=DEMO_LWA_CLIENT,
+        lwa_client_secret=DEMO_LWA_SECRET,
+        lwa_token_url=f"{base}/auth/o2/token",
+        alexa_api_base=base,
+        replace=True,
+        actor="seed",
+    )
+    return {
+        f"partner:{DEMO_PARTNER}": {
+            **partner_admin.describe(partner),
+            "reciprocal_url": ctx.settings.url("/api/reciprocal/authorize"),
+            "get_an_lwa_code": f"curl -s -X POST {base}/_standin/codes -H 'Content-Type: "
+            f'application/json\' -d \'{{"client_id": "{DEMO_LWA_CLIENT}"}}\'',
+        }
+    }
+
+
+# Runs in order.
 STEPS: list[SeedStep] = [demo_alexa_client, demo_app_backend, seed_demo_partner]
 
 
@@ -138,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
 
-    async def work(db: Database) -> dict[str, Any]:
-        ctx = SeedContext(db=db, settings=settings, amazon_standin=args.amazon_standin)
+    async def work(command: CommandContext) -> dict[str, Any]:
+        ctx = SeedContext(command, amazon_standin=args.amazon_standin)
         out: dict[str, Any] = {}
         for step in STEPS:
             out.update(await step(ctx))

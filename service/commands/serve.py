@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from service.logging_setup import AccessLogger, setup_logging
+from service.app import create_app
 from service.settings import load_settings
+from service.web.logging_setup import AccessLogger, setup_logging
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -25,8 +26,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _serve(host: str, port: int, reuse_port: bool) -> None:
-    from service.app import create_app
-
     settings = load_settings()
     setup_logging(settings.log_level)
     web.run_app(

@@ -1,4 +1,4 @@
-"""Smart-home ``Alexa.Authorization`` / ``AcceptGrant`` (alexa-protocols.md §4.3).
+"""Smart-home ``Alexa.Authorization`` / ``AcceptGrant`` (docs/alexa-protocols.md §4.3).
 
 The skill's Lambda forwards the directive; ``payload.grantee.token`` is the access token we
 issued to Alexa for the user, and the partner is the client that token was issued to. The LWA
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from service.errors import ServiceError
 from service.linking.deps import LinkingDeps
-from service.linking.errors import InvalidRequest, LinkingError
 from service.linking.links import Caller, link_account
+from service.oauth.access import authenticate_access_token
+from service.oauth.errors import InvalidRequest, InvalidToken
 from service.storage import partners
 
 log = logging.getLogger(__name__)
@@ -79,44 +79,25 @@ def failure(message: str) -> dict[str, Any]:
     return _event("ErrorResponse", {"type": "ACCEPT_GRANT_FAILED", "message": message})
 
 
-@dataclass(frozen=True)
-class Grantee:
-    user_id: str | None
-    username: str | None
-    client_id: str
-    authorized_at: datetime  # when the grantee token was issued
-    grant_id: str | None = None  # the authorization it came from
-
-
-async def accept_grant(
-    deps: LinkingDeps,
-    directive: AcceptGrant,
-    authenticate: Callable[[str], Awaitable[Grantee | None]],
-) -> dict[str, Any]:
-    """Link and answer with the event for Alexa. `authenticate` maps our access token to its
-    user and client, or None when the token is not valid."""
+async def accept_grant(deps: LinkingDeps, directive: AcceptGrant) -> dict[str, Any]:
+    """Link, and answer with the event for Alexa."""
     if not directive.code:
         return failure("payload.grant.code is missing")
     if not directive.grantee_token:
         return failure("payload.grantee.token is missing")
-    grantee = await authenticate(directive.grantee_token)
-    if grantee is None:
+    try:
+        access = await authenticate_access_token(deps.db, directive.grantee_token)
+    except InvalidToken:
         return failure("the grantee token is not a valid access token")
-    if grantee.user_id is None:
+    if access.user_id is None:
         return failure("the grantee token does not belong to a user")
-    partner = await partners.get(deps.db, grantee.client_id)
+    caller = Caller.of(access)
+    partner = await partners.get(deps.db, caller.client_id)
     if partner is None:
-        log.warning("AcceptGrant for client %s, which is not a partner", grantee.client_id)
+        log.warning("AcceptGrant for client %s, which is not a partner", caller.client_id)
         return failure("the skill's client is not configured as a partner")
-    caller = Caller(
-        grantee.user_id,
-        grantee.username,
-        grantee.client_id,
-        grantee.authorized_at,
-        grantee.grant_id,
-    )
     try:
         await link_account(deps, partner, caller, code=directive.code, via="accept_grant")
-    except LinkingError as exc:
+    except ServiceError as exc:
         return failure(exc.description)
     return success()

@@ -1,56 +1,27 @@
-"""The errors of mutual linking: each knows its HTTP status and its JSON body.
+"""The errors of mutual linking, each a `ServiceError` (rendered by `service.web.errors`).
 
-Codes follow RFC 6749 §5.2 / RFC 6750 §3.1 where a standard one fits (the reciprocal endpoint
-speaks OAuth to Alexa); the rest are ours and named for what the caller should do. Messages
-never contain tokens, codes or secrets.
+Where a standard OAuth code fits (the reciprocal endpoint speaks OAuth to Alexa), linking raises
+the OAuth error itself (`service.oauth.errors`: `InvalidRequest`, `InvalidGrant`,
+`UnsupportedGrantType`, `InvalidToken`, `InsufficientScope`); the classes here are the rest,
+named for what the caller should do. Messages never contain tokens, codes or secrets.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+
+from service.errors import ServiceError
 
 
-class LinkingError(Exception):
-    status: ClassVar[int] = 400
-    error: ClassVar[str] = "invalid_request"
-
-    def __init__(self, description: str, **details: Any) -> None:
-        super().__init__(description)
-        self.description = description
-        self.details = details
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.error, "error_description": self.description, **self.details}
-
-    @property
-    def http_status(self) -> int:
-        return self.status
+class LinkingError(ServiceError):
+    status = 400
 
 
-class InvalidRequest(LinkingError):
-    pass
+class NotThePartnersClient(LinkingError):
+    """The reciprocal call's `client_id` is no partner, or not the client its token was issued
+    to (RFC 6749 §5.2 `invalid_client`, as a 400: the bearer token itself was fine)."""
 
-
-class UnsupportedGrantType(LinkingError):
-    error = "unsupported_grant_type"
-
-
-class InvalidClient(LinkingError):
     error = "invalid_client"
-
-
-class InvalidGrant(LinkingError):
-    error = "invalid_grant"
-
-
-class InvalidToken(LinkingError):
-    status = 401
-    error = "invalid_token"
-
-
-class InsufficientPermission(LinkingError):
-    status = 403
-    error = "insufficient_scope"
 
 
 class PartnerNotFound(LinkingError):
@@ -90,17 +61,20 @@ class LwaUnreachable(LinkingError):
 
 
 class AlexaRejected(LinkingError):
-    """Alexa answered with an error we pass on; `status` is set per instance."""
+    """Alexa answered with an error we pass on, with the status given."""
 
     error = "alexa_rejected"
 
     def __init__(self, description: str, *, status: int, **details: Any) -> None:
         super().__init__(description, **details)
-        self._status = status
+        self.status = status
 
-    @property
-    def http_status(self) -> int:
-        return self._status
+    def headers(self) -> dict[str, str]:
+        headers = super().headers()
+        retry_after = self.details.get("retry_after")
+        if isinstance(retry_after, int | float):
+            headers["Retry-After"] = str(int(retry_after))
+        return headers
 
 
 class AlexaUnreachable(LinkingError):

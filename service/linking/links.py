@@ -1,5 +1,5 @@
 """Creating and ending links: the LWA code exchange behind the reciprocal endpoint and
-AcceptGrant (alexa-protocols.md §2.2-2.3, §4.3), and unlinking (design.md flow 6).
+AcceptGrant (docs/alexa-protocols.md §2.2-2.3, §4.3), and unlinking (docs/flows.md flow 6).
 
 The exchange happens while Alexa waits, so it runs under the LWA timeout from the settings;
 nothing is stored unless LWA answered with tokens.
@@ -11,22 +11,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service import lwa
-from service.crypto import KeyRingError
+from service.amazon import lwa
+from service.clock import utcnow
 from service.db import Database
-from service.linking.deps import LinkingDeps, utcnow
-from service.linking.errors import (
-    InvalidClient,
-    InvalidGrant,
-    InvalidRequest,
-    InvalidToken,
-    LwaUnreachable,
-    StoredSecretUnreadable,
-    UnsupportedGrantType,
-)
+from service.linking.deps import LinkingDeps
+from service.linking.errors import LwaUnreachable, NotThePartnersClient
+from service.linking.sealing import open_sealed, seal_token
 from service.linking.tokens import refresh_at_for
+from service.models.linking import LinkStatus, Partner, PartnerLink
+from service.models.oauth import AccessContext
+from service.oauth.errors import InvalidGrant, InvalidRequest, InvalidToken, UnsupportedGrantType
 from service.storage import audit, partner_tokens, partners, revocations
-from service.storage.partner_tokens import LinkStatus, PartnerLink
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +37,15 @@ class Caller:
     client_id: str
     authorized_at: datetime  # when that access token was issued
     grant_id: str | None = None  # the authorization it came from
+
+    @classmethod
+    def of(cls, access: AccessContext) -> Caller:
+        """The caller an access token stands for; `InvalidToken` for a token of no user."""
+        if access.user_id is None:
+            raise InvalidToken("The access token does not belong to a user.")
+        return cls(
+            access.user_id, access.username, access.client_id, access.issued_at, access.grant_id
+        )
 
 
 async def reciprocal_authorize(
@@ -63,23 +67,22 @@ async def reciprocal_authorize(
         raise InvalidRequest("client_id is required")
     partner = await partners.get(deps.db, client_id)
     if partner is None:
-        raise InvalidClient("client_id is not a known partner")
-    # The token must have been issued to the very client that claims to be the partner, or
-    # one client could plant LWA tokens under another partner for the user (sample's bug 5).
+        raise NotThePartnersClient("client_id is not a known partner")
+    # The token must have been issued to the very client that claims to be the partner, or one
+    # client could plant LWA tokens under another partner for the user (Amazon's sample does
+    # not check this: docs/alexa-protocols.md, sample bug 5).
     if client_id != caller.client_id:
-        raise InvalidClient("client_id does not match the client the access token was issued to")
+        raise NotThePartnersClient(
+            "client_id does not match the client the access token was issued to"
+        )
     return await link_account(deps, partner, caller, code=code, via="reciprocal")
 
 
 async def link_account(
-    deps: LinkingDeps, partner: partners.Partner, caller: Caller, *, code: str, via: str
+    deps: LinkingDeps, partner: Partner, caller: Caller, *, code: str, via: str
 ) -> PartnerLink:
     """Exchange an LWA code for the user's tokens and store them for (user, partner)."""
-    try:
-        secret = partner.lwa_client_secret.open(deps.keyring)
-    except KeyRingError:
-        log.error("LWA client secret of partner %s cannot be decrypted", partner.partner_id)
-        raise StoredSecretUnreadable("the partner's stored credentials cannot be read") from None
+    secret = open_sealed(partner.lwa_client_secret, deps.keyring, "LWA client secret")
     try:
         tokens = await lwa.exchange_code(
             deps.http,
@@ -98,41 +101,42 @@ async def link_account(
             else logging.WARNING
         )
         log.log(
-            level, "LWA refused the code exchange for partner %s: %s", partner.partner_id, exc.error
+            level,
+            "LWA refused the code exchange for partner %s: %s",
+            partner.partner_id,
+            exc.error,
         )
-        await audit.record(
-            deps.db,
-            "link_failed",
-            actor=f"client:{caller.client_id}",
-            user_id=caller.user_id,
-            partner_id=partner.partner_id,
-            via=via,
-            reason=f"lwa_{exc.error}",
-        )
+        await _link_failed(deps, caller, partner, via, f"lwa_{exc.error}")
         raise InvalidGrant(f"Login with Amazon refused the code ({exc.error})") from None
     except lwa.LwaUnavailable:
-        await audit.record(
-            deps.db,
-            "link_failed",
-            actor=f"client:{caller.client_id}",
-            user_id=caller.user_id,
-            partner_id=partner.partner_id,
-            via=via,
-            reason="lwa_unavailable",
-        )
+        await _link_failed(deps, caller, partner, via, "lwa_unavailable")
         raise LwaUnreachable(
             "Login with Amazon could not be reached; nothing was stored, try again"
         ) from None
 
     now = deps.clock()
+    user_id, partner_id = caller.user_id, partner.partner_id
     link = await partner_tokens.store_link(
         deps.db,
-        deps.keyring,
-        user_id=caller.user_id,
+        user_id=user_id,
         username=caller.username,
-        partner_id=partner.partner_id,
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
+        partner_id=partner_id,
+        access_token=seal_token(
+            deps.keyring,
+            tokens.access_token,
+            user_id=user_id,
+            partner_id=partner_id,
+            kind="access",
+        ),
+        refresh_token=None
+        if tokens.refresh_token is None
+        else seal_token(
+            deps.keyring,
+            tokens.refresh_token,
+            user_id=user_id,
+            partner_id=partner_id,
+            kind="refresh",
+        ),
         expires_at=now + timedelta(seconds=tokens.expires_in),
         refresh_at=refresh_at_for(now, tokens.expires_in),
         alexa_api_base=partner.alexa_api_base,
@@ -140,7 +144,7 @@ async def link_account(
     )
     if await revocations.revoked_since(
         deps.db,
-        user_id=caller.user_id,
+        user_id=user_id,
         client_id=caller.client_id,
         grant_id=caller.grant_id,
         granted_at=caller.authorized_at,
@@ -149,8 +153,8 @@ async def link_account(
         # LWA, and the clean-up may have run before this store: the tokens must not outlive it.
         await partner_tokens.end_link(
             deps.db,
-            caller.user_id,
-            partner.partner_id,
+            user_id,
+            partner_id,
             status=LinkStatus.REVOKED,
             reason="unlinked",
             now=deps.clock(),
@@ -161,14 +165,28 @@ async def link_account(
         deps.db,
         "link",
         actor=f"client:{caller.client_id}",
-        user_id=caller.user_id,
-        partner_id=partner.partner_id,
+        user_id=user_id,
+        partner_id=partner_id,
         via=via,
         relinked=link.generation > 1,
         has_refresh_token=tokens.refresh_token is not None,
     )
-    log.info("linked user %s with partner %s (%s)", caller.user_id, partner.partner_id, via)
+    log.info("linked user %s with partner %s (%s)", user_id, partner_id, via)
     return link
+
+
+async def _link_failed(
+    deps: LinkingDeps, caller: Caller, partner: Partner, via: str, reason: str
+) -> None:
+    await audit.record(
+        deps.db,
+        "link_failed",
+        actor=f"client:{caller.client_id}",
+        user_id=caller.user_id,
+        partner_id=partner.partner_id,
+        via=via,
+        reason=reason,
+    )
 
 
 async def unlink(db: Database, user_id: str, partner_id: str, *, actor: str, reason: str) -> bool:
@@ -183,3 +201,10 @@ async def unlink(db: Database, user_id: str, partner_id: str, *, actor: str, rea
         )
         log.info("unlinked user %s from partner %s (%s)", user_id, partner_id, reason)
     return ended
+
+
+async def end_partner_link_on_unlink(db: Database, user_id: str, client_id: str) -> None:
+    """The unlink hook (`service.wiring`): when a user's link with a client ends (account page,
+    admin, client removal), their LWA tokens for the partner of that id go too (docs/flows.md
+    flow 6). Idempotent: without an active link nothing happens."""
+    await unlink(db, user_id, client_id, actor="oauth.unlink", reason="unlinked")

@@ -1,6 +1,6 @@
 """Validation of what the app backend asks us to send to Alexa, with errors that name the field.
 
-Strict in what we send (alexa-protocols.md §4.1): a health profile report is
+Strict in what we send (docs/alexa-protocols.md §4.1): a health profile report is
 ``{"report": {"messageId", "profiles": [{"profileId", "name": {"firstName", "lastName",
 "nickNames": [≥1]}, "capabilities": [{"name", "type", "version", "supportedOperations"
 (with "Get")}]}]}}``; a smart-home event has an ``event.header`` of Alexa's shape (§4.2).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from service.linking.errors import InvalidRequest
+from service.oauth.errors import InvalidRequest
 
 HEALTH_INTERFACES: Final = frozenset(
     {

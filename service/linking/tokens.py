@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, NoReturn
 
-from service import lwa
-from service.crypto import KeyRingError
-from service.db import mongo_time
+from service.amazon import lwa
+from service.clock import mongo_time
+from service.crypto import KeyRing
 from service.linking.deps import LinkingDeps
 from service.linking.errors import (
     LinkInactive,
@@ -31,12 +31,11 @@ from service.linking.errors import (
     LwaRefused,
     LwaUnreachable,
     PartnerNotFound,
-    StoredSecretUnreadable,
 )
+from service.linking.sealing import open_sealed, seal_token
+from service.models.linking import LinkStatus, Outcome, Partner, PartnerLink, RefreshLease
+from service.models.sealed import Sealed
 from service.storage import audit, partner_tokens, partners, refresh_leases
-from service.storage.partner_tokens import LinkStatus, PartnerLink
-from service.storage.refresh_leases import RefreshLease
-from service.storage.sealing import Sealed
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,17 @@ def refresh_at_for(now: datetime, expires_in: int) -> datetime:
     return now + timedelta(seconds=expires_in - margin)
 
 
+def refresh_token_to_store(keyring: KeyRing, link: PartnerLink, new: str | None) -> Sealed | None:
+    """The refresh token for the set after a refresh of `link`: LWA's new one, or, when it sent
+    none (LWA may or may not rotate), the stored one under the primary key, or a `rekey` that
+    ran since we read it would be undone, and dropping the old key would break it."""
+    if new is not None:
+        return seal_token(
+            keyring, new, user_id=link.user_id, partner_id=link.partner_id, kind="refresh"
+        )
+    return None if link.refresh_token is None else link.refresh_token.resealed(keyring)
+
+
 @dataclass(frozen=True)
 class PartnerAccessToken:
     token: str = field(repr=False)
@@ -65,14 +75,6 @@ class PartnerAccessToken:
 
     def expires_in(self, now: datetime) -> int:
         return max(0, int((self.expires_at - now).total_seconds()))
-
-
-def _open(sealed: Sealed, deps: LinkingDeps, what: str) -> str:
-    try:
-        return sealed.open(deps.keyring)
-    except KeyRingError:
-        log.error("%s cannot be decrypted with the configured key ring", what)
-        raise StoredSecretUnreadable(f"the stored {what} cannot be read") from None
 
 
 def _check_active(link: PartnerLink) -> None:
@@ -141,13 +143,15 @@ async def _still_valid_token(deps: LinkingDeps, link: PartnerLink) -> PartnerAcc
     if left < MIN_LIFETIME_SERVED:
         return None
     return PartnerAccessToken(
-        _open(current.access_token, deps, "LWA access token"), current.expires_at, current
+        open_sealed(current.access_token, deps.keyring, "LWA access token"),
+        current.expires_at,
+        current,
     )
 
 
 async def _fresh_access_token(
     deps: LinkingDeps,
-    partner: partners.Partner,
+    partner: Partner,
     link: PartnerLink,
     *,
     actor: str,
@@ -165,7 +169,9 @@ async def _fresh_access_token(
             due = link.generation == stale_generation
         if not due and link.access_token is not None and link.expires_at is not None:
             return PartnerAccessToken(
-                _open(link.access_token, deps, "LWA access token"), link.expires_at, link
+                open_sealed(link.access_token, deps.keyring, "LWA access token"),
+                link.expires_at,
+                link,
             )
         if link.refresh_token is None:
             raise LinkRevoked("the link has no refresh token; the user must link the skill again")
@@ -226,7 +232,7 @@ def _raise_for(outcome: str) -> NoReturn:
 
 
 async def _refresh_holding(
-    deps: LinkingDeps, partner: partners.Partner, lease: RefreshLease, *, actor: str
+    deps: LinkingDeps, partner: Partner, lease: RefreshLease, *, actor: str
 ) -> PartnerAccessToken | None:
     """We hold the lease on `lease.generation`. Re-read the set (a holder that died after
     storing could have left a lease behind), refresh at LWA and store the result. None when
@@ -235,7 +241,7 @@ async def _refresh_holding(
     if link is None or link.generation != lease.generation or link.status != LinkStatus.ACTIVE:
         await refresh_leases.finish(deps.db, lease, outcome="done", now=deps.clock())
         return None
-    outcome: refresh_leases.Outcome = "error"
+    outcome: Outcome = "error"
     try:
         token = await _refresh(deps, partner, link, actor=actor)
         outcome = "done"
@@ -258,12 +264,12 @@ async def _refresh_holding(
 
 
 async def _refresh(
-    deps: LinkingDeps, partner: partners.Partner, link: PartnerLink, *, actor: str
+    deps: LinkingDeps, partner: Partner, link: PartnerLink, *, actor: str
 ) -> PartnerAccessToken:
     """Refresh `link`'s set at LWA and store the result (the caller holds the lease)."""
-    secret = _open(partner.lwa_client_secret, deps, "LWA client secret")
+    secret = open_sealed(partner.lwa_client_secret, deps.keyring, "LWA client secret")
     assert link.refresh_token is not None
-    refresh_token = _open(link.refresh_token, deps, "LWA refresh token")
+    refresh_token = open_sealed(link.refresh_token, deps.keyring, "LWA refresh token")
     try:
         tokens = await lwa.refresh_tokens(
             deps.http,
@@ -333,10 +339,15 @@ async def _refresh(
     expires_at = now + timedelta(seconds=tokens.expires_in)
     written = await partner_tokens.complete_refresh(
         deps.db,
-        deps.keyring,
         link,
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
+        access_token=seal_token(
+            deps.keyring,
+            tokens.access_token,
+            user_id=link.user_id,
+            partner_id=link.partner_id,
+            kind="access",
+        ),
+        refresh_token=refresh_token_to_store(deps.keyring, link, tokens.refresh_token),
         expires_at=expires_at,
         refresh_at=refresh_at_for(now, tokens.expires_in),
         now=now,

@@ -10,13 +10,14 @@ the unchanged `state`).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from service.clock import utcnow
 from service.db import Database
-from service.identity import User
+from service.models.identity import User
+from service.models.oauth import AUTHORIZATION_CODE, AuthorizationCode, OAuthClient
 from service.oauth import pkce, scopes
 from service.oauth.errors import (
     AccessDenied,
@@ -25,25 +26,16 @@ from service.oauth.errors import (
     OAuthError,
     UnauthorizedClient,
     UnsupportedResponseType,
+    UntrustedRedirect,
 )
-from service.oauth.models import AUTHORIZATION_CODE, AuthorizationCode, OAuthClient
-from service.oauth.params import single_valued
 from service.oauth.redirect_uri import with_params
-from service.oauth.token import new_grant_id, new_secret_value, secret_hash
+from service.oauth.token_values import new_grant_id, new_secret_value, secret_hash
 from service.storage import audit
 from service.storage import authorization_codes as code_store
 from service.storage import clients as client_store
 from service.storage import grants as grant_store
 
 log = logging.getLogger(__name__)
-
-
-class UntrustedRedirect(Exception):
-    """Unknown client or unregistered redirect URI: show an error page, never redirect."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ClientRedirect(Exception):
@@ -82,11 +74,8 @@ class AuthorizationRequest:
         return ClientRedirect(error, self.redirect_uri, self.state)
 
 
-async def validate(db: Database, pairs: Iterable[tuple[str, str]]) -> AuthorizationRequest:
-    values: dict[str, list[str]] = defaultdict(list)
-    items = list(pairs)
-    for key, value in items:
-        values[key].append(value)
+async def validate(db: Database, values: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
+    """`values`: every parameter with all the values it was sent with (§3.1 allows one)."""
     client_ids = values.get("client_id", [])
     if len(client_ids) != 1 or not client_ids[0]:
         raise UntrustedRedirect("The link that brought you here is incomplete (no client).")
@@ -97,7 +86,7 @@ async def validate(db: Database, pairs: Iterable[tuple[str, str]]) -> Authorizat
     states = values.get("state", [])
     state = states[0] if len(states) == 1 and states[0] else None
     try:
-        params = single_valued(items)
+        params = _single_valued(values)
         if "response_type" not in params:
             raise InvalidRequest("Missing parameter: response_type.")
         if params["response_type"] != "code":
@@ -124,7 +113,15 @@ async def validate(db: Database, pairs: Iterable[tuple[str, str]]) -> Authorizat
     )
 
 
-def _redirect_uri(client: OAuthClient, sent: list[str]) -> str:
+def _single_valued(values: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Each parameter once (§3.1); one sent without a value counts as omitted."""
+    for name, sent in values.items():
+        if len(sent) > 1:
+            raise InvalidRequest(f"Parameter {name} was sent more than once.")
+    return {name: sent[0] for name, sent in values.items() if sent and sent[0] != ""}
+
+
+def _redirect_uri(client: OAuthClient, sent: Sequence[str]) -> str:
     if len(sent) > 1:
         raise UntrustedRedirect("The link that brought you here is malformed (redirect URI).")
     if sent:
@@ -164,7 +161,7 @@ async def approve(
             scopes=sorted(request.scopes),
         )
     value = new_secret_value()
-    now = datetime.now(UTC)
+    now = utcnow()
     await code_store.insert(
         db,
         AuthorizationCode(

@@ -6,37 +6,38 @@ random values; an admin-chosen secret must be 24 to 72 bytes long.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any, Literal
-from urllib.parse import unquote_plus, urlsplit
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
+from service.clock import utcnow
 from service.db import Database
-from service.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable
-from service.oauth.models import (
+from service.models.oauth import (
     AUTHORIZATION_CODE,
     GRANT_TYPES,
     REFRESH_POLICIES,
+    REFRESH_TOKEN,
     REUSE,
+    ClientCredentials,
+    OAuthClient,
 )
-from service.oauth.models import OAuthClient as OAuthClient  # re-exported: the client model
+from service.oauth.errors import InvalidClient, TemporarilyUnavailable
 from service.oauth.secret_hashing import (
     MAX_SECRET_BYTES,
     CheckerBusy,
     hash_secret_async,
     verify_secret,
 )
-from service.oauth.unlink import run_unlink_hooks
+from service.oauth.unlink import UnlinkHooks
+from service.storage import audit, revocations
 from service.storage import authorization_codes as code_store
 from service.storage import clients as client_store
 from service.storage import grants as grant_store
-from service.storage import revocations
 from service.storage import tokens as token_store
+from service.storage.clients import ClientExists as ClientExists  # re-exported for callers
 
 MIN_SECRET_LENGTH = 24
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{3,128}$")
@@ -45,8 +46,6 @@ PERMISSIONS = ("partner_token", "introspect")
 # Ten years: longer lifetimes overflow the expiry date (a 500 at /oauth/token for every call)
 # or Mongo's 8-byte integers; 0 still means a refresh token never expires.
 MAX_TOKEN_TTL = 10 * 366 * 24 * 3600
-
-AuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 
 class ClientConfigError(ValueError):
@@ -113,31 +112,28 @@ def check_secret_strength(secret: str) -> None:
         raise ClientConfigError(f"a client secret must be at most {MAX_SECRET_BYTES} bytes")
 
 
-async def register_client(
-    db: Database,
+def _build(
+    client_id: str,
+    secret_hash: str,
+    created_at: datetime | None,
     *,
     name: str,
     redirect_uris: Iterable[str] = (),
-    grant_types: Iterable[str] = (AUTHORIZATION_CODE, "refresh_token"),
+    grant_types: Iterable[str] = (AUTHORIZATION_CODE, REFRESH_TOKEN),
     scopes: Iterable[str] = (),
     require_pkce: bool = False,
     access_token_ttl: int = 3600,
     refresh_token_ttl: int = 0,
     refresh_policy: str = REUSE,
     permissions: Iterable[str] = (),
-    client_id: str | None = None,
-    secret: str | None = None,
-) -> tuple[OAuthClient, str]:
-    """Store a new client; returns it with its plaintext secret (shown this once only)."""
-    if secret is not None:
-        check_secret_strength(secret)
-    plain = secret if secret is not None else generate_secret()
-    client = validate_client(
+) -> OAuthClient:
+    """The one place where client settings become a validated client."""
+    return validate_client(
         OAuthClient(
-            client_id=client_id or generate_client_id(),
-            secret_hash=await hash_secret_async(plain),
-            name=name,
-            redirect_uris=tuple(dict.fromkeys(redirect_uris)),
+            client_id=client_id,
+            secret_hash=secret_hash,
+            name=name.strip(),
+            redirect_uris=tuple(dict.fromkeys(u.strip() for u in redirect_uris if u.strip())),
             grant_types=frozenset(grant_types),
             scopes=frozenset(scopes),
             require_pkce=require_pkce,
@@ -145,93 +141,100 @@ async def register_client(
             refresh_token_ttl=refresh_token_ttl,
             refresh_policy=refresh_policy,
             permissions=frozenset(permissions),
-            created_at=datetime.now(UTC),
+            created_at=created_at,
         )
     )
+
+
+def settings_of(client: OAuthClient) -> dict[str, Any]:
+    """A client's settings, as `register_client` and `update_client` take them."""
+    return {
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "grant_types": client.grant_types,
+        "scopes": client.scopes,
+        "require_pkce": client.require_pkce,
+        "access_token_ttl": client.access_token_ttl,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "refresh_policy": client.refresh_policy,
+        "permissions": client.permissions,
+    }
+
+
+async def register_client(
+    db: Database,
+    *,
+    actor: str,
+    client_id: str | None = None,
+    secret: str | None = None,
+    **settings: Any,
+) -> tuple[OAuthClient, str]:
+    """Store a new client (settings as `_build` takes them); returns it with its plaintext
+    secret (shown this once only). `ClientConfigError` or `ClientExists` when refused."""
+    if secret is not None:
+        check_secret_strength(secret)
+    plain = secret if secret is not None else generate_secret()
+    secret_hash = await hash_secret_async(plain)
+    client = _build(client_id or generate_client_id(), secret_hash, utcnow(), **settings)
     await client_store.insert(db, client)
+    await audit.record(db, "client_created", actor=actor, client_id=client.client_id)
     return client, plain
 
 
-async def update_client(db: Database, client: OAuthClient) -> bool:
-    return await client_store.replace(db, validate_client(client))
+async def update_client(
+    db: Database, client_id: str, *, actor: str, **settings: Any
+) -> OAuthClient | None:
+    """Replace a client's settings (never its secret: a rotation made meanwhile stays); None
+    when there is no such client."""
+    current = await client_store.get(db, client_id)
+    if current is None:
+        return None
+    client = _build(client_id, current.secret_hash, current.created_at, **settings)
+    if not await client_store.replace(db, client):
+        return None
+    await audit.record(db, "client_updated", actor=actor, client_id=client_id)
+    return client
 
 
-async def rotate_secret(db: Database, client_id: str, secret: str | None = None) -> str | None:
+async def rotate_secret(
+    db: Database, client_id: str, secret: str | None = None, *, actor: str
+) -> str | None:
     """A new secret for the client (the old one stops working at once); None if unknown."""
     if secret is not None:
         check_secret_strength(secret)
     plain = secret if secret is not None else generate_secret()
     if not await client_store.set_secret_hash(db, client_id, await hash_secret_async(plain)):
         return None
+    await audit.record(db, "client_secret_rotated", actor=actor, client_id=client_id)
     return plain
 
 
-async def remove_client(db: Database, client_id: str) -> bool:
+async def remove_client(db: Database, hooks: UnlinkHooks, client_id: str, *, actor: str) -> bool:
     """Delete the client and everything it holds: its tokens stop working at once, its
     consents and codes are gone, and the unlink hooks run for each user who had linked it."""
     # Recorded first, so a token request of this client under way cannot keep what it issues.
-    await revocations.record_client_removal(db, client_id, datetime.now(UTC))
+    await revocations.record_client_removal(db, client_id, utcnow())
     linked = [g.user_id for g in await grant_store.list_for_client(db, client_id)]
     existed = await client_store.delete(db, client_id)
     await token_store.revoke_client(db, client_id)
     await code_store.delete_for_client(db, client_id)
     await grant_store.forget_client(db, client_id)
     for user_id in linked:
-        await run_unlink_hooks(db, user_id=user_id, client_id=client_id)
+        await hooks.run(db, user_id=user_id, client_id=client_id)
+    if existed:
+        await audit.record(db, "client_removed", actor=actor, client_id=client_id)
     return existed
 
 
-def with_changes(client: OAuthClient, **changes: object) -> OAuthClient:
-    return replace(client, **changes)  # type: ignore[arg-type]
+async def get_client(db: Database, client_id: str) -> OAuthClient | None:
+    return await client_store.get(db, client_id)
+
+
+async def list_clients(db: Database) -> list[OAuthClient]:
+    return await client_store.list_all(db)
 
 
 # --- client authentication ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClientCredentials:
-    client_id: str
-    # Candidate readings of the secret: the RFC 6749 §2.3.1 form-decoded one first, then the
-    # raw one for clients that skip the form-encoding (their `+` would otherwise become a space).
-    secret_candidates: tuple[str, ...] = field(repr=False)
-    method: AuthMethod = "client_secret_post"
-
-
-def read_credentials(authorization: str | None, params: Mapping[str, str]) -> ClientCredentials:
-    """Client credentials from an HTTP Basic header or from body fields, never both.
-
-    authlib's `extract_basic_authorization` is not used: it raises UnicodeDecodeError on
-    non-UTF-8 input and percent-decodes without turning `+` into a space.
-    """
-    basic = _parse_basic(authorization) if authorization else None
-    if basic is not None:
-        raw_id, raw_secret = basic
-        client_id = unquote_plus(raw_id)  # §2.3.1: form-encoded before base64
-        if "client_secret" in params:
-            raise InvalidRequest("Use one client authentication method, not Basic and the body.")
-        if params.get("client_id", client_id) != client_id:
-            raise InvalidRequest("client_id in the body differs from the Basic credentials.")
-        candidates = tuple(dict.fromkeys((unquote_plus(raw_secret), raw_secret)))
-        return ClientCredentials(client_id, candidates, "client_secret_basic")
-    body_id = params.get("client_id")
-    secret = params.get("client_secret")
-    if body_id is None or secret is None:
-        raise InvalidClient("Client authentication is missing.")
-    return ClientCredentials(body_id, (secret,), "client_secret_post")
-
-
-def _parse_basic(header: str) -> tuple[str, str] | None:
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None  # another scheme is not client authentication; the body may carry it
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):  # also non-ASCII input, and UnicodeDecodeError
-        raise InvalidClient("The Basic credentials are malformed.") from None
-    client_id, colon, secret = decoded.partition(":")
-    if not colon or not client_id:
-        raise InvalidClient("The Basic credentials are malformed.")
-    return client_id, secret
 
 
 async def authenticate_client(db: Database, credentials: ClientCredentials) -> OAuthClient:

@@ -1,52 +1,34 @@
-"""The OAuth error hierarchy (RFC 6749 §4.1.2.1, §5.2; RFC 7009 §2.2.1).
+"""The OAuth errors (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1).
 
-One class per error code. An error renders itself either as the §5.2 JSON answer of the token,
-revocation and introspection endpoints, or as a redirect back to the client carrying `error`
-and the unchanged `state` (§4.1.2.1). Errors become responses in exactly two places:
-`service.web.oauth_views.oauth_json` (JSON endpoints) and the authorize handler (redirects).
+One class per error code, each a `ServiceError`: the error middleware renders it as the §5.2
+JSON answer (with the challenge its `headers()` give), and the authorize endpoint sends it back
+to the client as a redirect carrying `error` and the unchanged `state` (§4.1.2.1).
 """
 
 from __future__ import annotations
 
 import re
-from typing import ClassVar
 
-from aiohttp import web
-
+from service.errors import NO_STORE, ServiceError
 from service.oauth.redirect_uri import with_params
 
 # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 _NOT_ALLOWED = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 BASIC_REALM = 'Basic realm="oauth"'
+BEARER_REALM = 'Bearer realm="alexa-linking"'
 
 
-class OAuthError(Exception):
-    error: ClassVar[str] = "server_error"
-    status: ClassVar[int] = 400
-    default_description: ClassVar[str] = ""
+class OAuthError(ServiceError):
+    status = 400
 
-    def __init__(self, description: str | None = None) -> None:
-        text = description if description is not None else self.default_description
-        self.description = _NOT_ALLOWED.sub("'", text)
-        super().__init__(f"{self.error}: {self.description}")
-
-    def body(self) -> dict[str, str]:
-        body = {"error": self.error}
-        if self.description:
-            body["error_description"] = self.description
-        return body
-
-    def headers(self) -> dict[str, str]:
-        return dict(NO_STORE)
-
-    def as_response(self) -> web.Response:
-        """The JSON answer (RFC 6749 §5.2)."""
-        return web.json_response(self.body(), status=self.status, headers=self.headers())
+    @classmethod
+    def clean(cls, description: str) -> str:
+        # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
+        return _NOT_ALLOWED.sub("'", description)
 
     def redirect_location(self, redirect_uri: str, state: str | None) -> str:
         """Where to send the browser back to the client (RFC 6749 §4.1.2.1)."""
-        params = list(self.body().items())
+        params = [(k, str(v)) for k, v in self.body().items()]
         if state is not None:
             params.append(("state", state))
         return with_params(redirect_uri, params)
@@ -114,3 +96,40 @@ class TemporarilyUnavailable(OAuthError):
 
     def headers(self) -> dict[str, str]:
         return {**NO_STORE, "Retry-After": "1"}
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 §3.1: the access token is missing, unknown, expired or revoked. Without a token
+    at all (`token_sent=False`) the challenge carries no error code (§3.1)."""
+
+    error = "invalid_token"
+    status = 401
+    default_description = "The access token is invalid, expired or revoked."
+
+    def __init__(self, description: str | None = None, *, token_sent: bool = True) -> None:
+        super().__init__(description)
+        self.token_sent = token_sent
+
+    def headers(self) -> dict[str, str]:
+        challenge = BEARER_REALM
+        if self.token_sent:
+            challenge += f', error="invalid_token", error_description="{self.description}"'
+        return {**NO_STORE, "WWW-Authenticate": challenge}
+
+
+class InsufficientScope(OAuthError):
+    """RFC 6750 §3.1: the token is valid but may not do this."""
+
+    error = "insufficient_scope"
+    status = 403
+
+    def headers(self) -> dict[str, str]:
+        return {**NO_STORE, "WWW-Authenticate": f'{BEARER_REALM}, error="insufficient_scope"'}
+
+
+class UntrustedRedirect(ServiceError):
+    """Unknown client or unregistered redirect URI at the authorization endpoint: an error page,
+    never a redirect (RFC 6749 §4.1.2.1), or we would be an open redirector."""
+
+    error = "invalid_request"
+    status = 400

@@ -8,14 +8,14 @@ for unknown, expired or revoked tokens, the answer is `{"active": false}` and no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from service.clock import utcnow
 from service.db import Database
+from service.models.oauth import OAuthClient
 from service.oauth import scopes
-from service.oauth.models import OAuthClient
-from service.oauth.params import required
-from service.oauth.token import secret_hash
+from service.oauth.token import required
+from service.oauth.token_values import secret_hash
 from service.storage import tokens as token_store
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -25,7 +25,7 @@ async def introspect(
     db: Database, client: OAuthClient, params: Mapping[str, str]
 ) -> dict[str, Any]:
     token = await token_store.get(db, secret_hash(required(params, "token")))
-    if token is None or not token.active(datetime.now(UTC)):
+    if token is None or not token.active(utcnow()):
         return dict(INACTIVE)
     if token.client_id != client.client_id and not client.has_permission("introspect"):
         return dict(INACTIVE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.oauth.models import GRANT_TYPES
+from service.models.oauth import GRANT_TYPES
 from service.settings import Settings
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

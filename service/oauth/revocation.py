@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
+from service.clock import utcnow
 from service.db import Database
+from service.models.oauth import OAuthClient
 from service.oauth.errors import InvalidGrant
-from service.oauth.models import OAuthClient
-from service.oauth.params import required
-from service.oauth.token import secret_hash
+from service.oauth.token import required
+from service.oauth.token_values import secret_hash
 from service.storage import revocations
 from service.storage import tokens as token_store
 
@@ -31,7 +31,7 @@ async def revoke(db: Database, client: OAuthClient, params: Mapping[str, str]) -
         raise InvalidGrant("The token was not issued to this client.")
     if token.kind == "refresh" and token.grant_id is not None:
         # Recorded first, so a refresh of this grant under way cannot keep what it issues.
-        await revocations.record_grant(db, token.grant_id, datetime.now(UTC))
+        await revocations.record_grant(db, token.grant_id, utcnow())
         count = await token_store.revoke_grant(db, token.grant_id)
         log.info(
             "client %s revoked a refresh token: %d tokens of grant %s",

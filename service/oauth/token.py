@@ -11,17 +11,26 @@ a new one is issued and the presented one stays valid until its successor is fir
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from service.clock import utcnow
 from service.db import Database
+from service.models.oauth import (
+    AUTHORIZATION_CODE,
+    GRANT_TYPES,
+    REFRESH_TOKEN,
+    ROTATE,
+    AuthorizationCode,
+    ClientCredentials,
+    OAuthClient,
+    Token,
+)
 from service.oauth import pkce, scopes
-from service.oauth.clients import authenticate_client, read_credentials
+from service.oauth.clients import authenticate_client
 from service.oauth.errors import (
     InvalidClient,
     InvalidGrant,
@@ -31,16 +40,7 @@ from service.oauth.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from service.oauth.models import (
-    AUTHORIZATION_CODE,
-    GRANT_TYPES,
-    REFRESH_TOKEN,
-    ROTATE,
-    AuthorizationCode,
-    OAuthClient,
-    Token,
-)
-from service.oauth.params import required
+from service.oauth.token_values import new_secret_value, secret_hash
 from service.storage import audit, revocations
 from service.storage import authorization_codes as code_store
 from service.storage import tokens as token_store
@@ -51,18 +51,11 @@ BAD_CODE = "The authorization code is invalid, expired, already used or not issu
 BAD_REFRESH = "The refresh token is invalid, expired, revoked or not issued to you."
 
 
-def new_secret_value() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
-
-
-def new_grant_id() -> str:
-    return secrets.token_hex(12)
-
-
-def secret_hash(value: str) -> str:
-    """Lookup key of a code or token. Unsalted is right here: the values are 256-bit random, so
-    the hash cannot be reversed by guessing, and it must be findable by value."""
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+def required(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name)
+    if value is None:
+        raise InvalidRequest(f"Missing parameter: {name}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -101,7 +94,7 @@ async def issue_tokens(
     """Mint an access token (and a refresh token unless `keep_refresh_token` is returned as it
     is, or `with_refresh` is False) and store their hashes. The refresh token carries
     `refresh_scope` (default: `scope`), which may be wider than the access token's."""
-    now = datetime.now(UTC)
+    now = utcnow()
     access = new_secret_value()
     stored = [
         Token(
@@ -139,10 +132,9 @@ async def issue_tokens(
 
 
 async def handle_token_request(
-    db: Database, authorization: str | None, params: Mapping[str, str]
+    db: Database, credentials: ClientCredentials, params: Mapping[str, str]
 ) -> TokenResponse:
-    started = datetime.now(UTC)
-    credentials = read_credentials(authorization, params)
+    started = utcnow()
     grant_type = required(params, "grant_type")
     if grant_type not in GRANT_TYPES:
         raise UnsupportedGrantType(f"Grant type {grant_type[:40]} is not supported.")
@@ -165,7 +157,7 @@ async def exchange_code(
     if code is None:
         raise InvalidGrant(BAD_CODE)
     refusal: InvalidGrant | InvalidRequest | None = None
-    if code.client_id != client.client_id or code.expires_at <= datetime.now(UTC):
+    if code.client_id != client.client_id or code.expires_at <= utcnow():
         refusal = InvalidGrant(BAD_CODE)
     elif code.redirect_uri is not None and "redirect_uri" not in params:
         refusal = InvalidRequest("Missing parameter: redirect_uri.")
@@ -268,7 +260,7 @@ async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) 
         token is None
         or token.kind != "refresh"
         or token.client_id != client.client_id
-        or not token.active(datetime.now(UTC))
+        or not token.active(utcnow())
     ):
         raise InvalidGrant(BAD_REFRESH)
     requested = scopes.parse(params.get("scope")) or token.scopes

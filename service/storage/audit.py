@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from service.clock import utcnow
 from service.db import Database
 
 COLLECTION = "audit"
@@ -21,7 +21,7 @@ async def record(
     """Append one event. `details` must never hold a secret (tokens, codes, client secrets)."""
     await db[COLLECTION].insert_one(
         {
-            "at": datetime.now(UTC),
+            "at": utcnow(),
             "action": action,
             "actor": actor,
             "user_id": user_id,

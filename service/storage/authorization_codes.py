@@ -9,13 +9,14 @@ replay, which the caller answers by revoking everything the code produced.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from service.clock import utcnow
 from service.db import Database
-from service.oauth.models import AuthorizationCode
+from service.models.oauth import AuthorizationCode
 from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "authorization_codes"
@@ -82,7 +83,7 @@ async def claim(db: Database, code: AuthorizationCode) -> bool:
             {
                 "_id": _CLAIM + code.code_hash,
                 "grant_id": code.grant_id,
-                "used_at": datetime.now(UTC),
+                "used_at": utcnow(),
                 "replayed": False,
                 "purge_at": code.expires_at + KEEP_AFTER_EXPIRY,
             }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from service.clock import utcnow
 from service.db import Database
-from service.oauth.models import OAuthClient
+from service.models.oauth import OAuthClient
 
 COLLECTION = "clients"
 
@@ -35,7 +35,7 @@ def _to_doc(client: OAuthClient) -> dict[str, Any]:
         "refresh_token_ttl": client.refresh_token_ttl,
         "refresh_policy": client.refresh_policy,
         "permissions": sorted(client.permissions),
-        "created_at": client.created_at or datetime.now(UTC),
+        "created_at": client.created_at or utcnow(),
     }
 
 

@@ -6,11 +6,11 @@ skips the consent page. The account page lists these documents (user, client, sc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from service.clock import utcnow
 from service.db import Database
-from service.oauth.models import Grant
+from service.models.oauth import Grant
 from service.storage.upsert import upsert_one
 
 COLLECTION = "grants"
@@ -35,7 +35,7 @@ def _from_doc(doc: dict[str, Any]) -> Grant:
 async def remember(
     db: Database, *, user_id: str, username: str, client_id: str, scopes: frozenset[str]
 ) -> None:
-    now = datetime.now(UTC)
+    now = utcnow()
     update = {
         "$addToSet": {"scopes": {"$each": sorted(scopes)}},
         "$set": {"username": username, "updated_at": now},

@@ -10,22 +10,14 @@ attempt to the browser that started it; the state is stored as a SHA-256 hash.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from service.db import Database
+from service.models.identity import LoginAttempt
 from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "login_attempts"
 LIFETIME = timedelta(minutes=15)  # time to type a password at Keycloak
-
-
-@dataclass(frozen=True)
-class LoginAttempt:
-    state: str = field(repr=False)
-    nonce: str = field(repr=False)
-    verifier: str = field(repr=False)
-    next_url: str
 
 
 def _key(state: str) -> str:

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from service.crypto import KeyRing, KeyRingError
-from service.db import Database, mongo_time
-from service.storage.sealing import RekeyCount, Sealed
+from service.clock import mongo_time
+from service.db import Database
+from service.models.linking import LinkStatus, PartnerLink, token_context
+from service.models.oauth import TokenKind
+from service.models.sealed import Sealed, SealedField
 
 COLLECTION = "partner_tokens"
-TokenKind = Literal["access", "refresh"]
 FIELDS: dict[TokenKind, str] = {"access": "access_token_enc", "refresh": "refresh_token_enc"}
 WRITE_TRIES: Final = 20  # a writer that keeps losing races gives up (never seen beyond 3)
 _LEGACY_UNIQUE_INDEX: Final = "user_id_1_partner_id_1"  # one document per link, before versions
@@ -36,34 +36,6 @@ _LEGACY_UNIQUE_INDEX: Final = "user_id_1_partner_id_1"  # one document per link,
 
 class ConcurrentChange(RuntimeError):
     """The set kept changing under a writer for WRITE_TRIES attempts."""
-
-
-class LinkStatus(StrEnum):
-    ACTIVE = "active"
-    REVOKED = "revoked"  # LWA refused the refresh token, or the user/admin unlinked
-    INACTIVE = "inactive"  # Alexa answered 403: skill disabled or permission withdrawn
-
-
-@dataclass(frozen=True)
-class PartnerLink:
-    user_id: str
-    username: str | None
-    partner_id: str
-    status: LinkStatus
-    status_reason: str | None
-    access_token: Sealed | None
-    refresh_token: Sealed | None
-    expires_at: datetime | None
-    refresh_at: datetime | None  # serve the stored access token until then
-    alexa_api_base: str
-    generation: int
-    linked_at: datetime
-    refreshed_at: datetime | None
-    updated_at: datetime
-
-
-def token_context(user_id: str, partner_id: str, kind: TokenKind) -> str:
-    return f"partner_tokens:{user_id}:{partner_id}:{kind}"
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -156,13 +128,12 @@ async def _insert_next(db: Database, link: PartnerLink) -> bool:
 
 async def store_link(
     db: Database,
-    keyring: KeyRing,
     *,
     user_id: str,
     username: str | None,
     partner_id: str,
-    access_token: str,
-    refresh_token: str | None,
+    access_token: Sealed,
+    refresh_token: Sealed | None,
     expires_at: datetime,
     refresh_at: datetime,
     alexa_api_base: str,
@@ -177,14 +148,8 @@ async def store_link(
             partner_id=partner_id,
             status=LinkStatus.ACTIVE,
             status_reason=None,
-            access_token=Sealed.seal(
-                keyring, access_token, context=token_context(user_id, partner_id, "access")
-            ),
-            refresh_token=None
-            if refresh_token is None
-            else Sealed.seal(
-                keyring, refresh_token, context=token_context(user_id, partner_id, "refresh")
-            ),
+            access_token=access_token,
+            refresh_token=refresh_token,
             expires_at=expires_at,
             refresh_at=refresh_at,
             alexa_api_base=alexa_api_base,
@@ -237,35 +202,22 @@ async def list_links(
 
 async def complete_refresh(
     db: Database,
-    keyring: KeyRing,
     link: PartnerLink,
     *,
-    access_token: str,
-    refresh_token: str | None,
+    access_token: Sealed,
+    refresh_token: Sealed | None,
     expires_at: datetime,
     refresh_at: datetime,
     now: datetime,
 ) -> bool:
     """Replace the set `link` saw with the refreshed one, unless it changed meanwhile (re-link
-    or end). A refresh token of None keeps the stored one (LWA may or may not rotate)."""
-    context = token_context(link.user_id, link.partner_id, "refresh")
-    kept: Sealed | None
-    if refresh_token is not None:
-        kept = Sealed.seal(keyring, refresh_token, context=context)
-    elif link.refresh_token is not None and not keyring.is_current(link.refresh_token.ciphertext):
-        # The kept token is copied into the new document: seal it under the primary key, or a
-        # `rekey` that ran since we read it would be undone and dropping the old key break it.
-        kept = Sealed(keyring.reencrypt(link.refresh_token.ciphertext, context=context), context)
-    else:
-        kept = link.refresh_token
+    or end)."""
     refreshed = dataclasses.replace(
         link,
         status=LinkStatus.ACTIVE,
         status_reason=None,
-        access_token=Sealed.seal(
-            keyring, access_token, context=token_context(link.user_id, link.partner_id, "access")
-        ),
-        refresh_token=kept,
+        access_token=access_token,
+        refresh_token=refresh_token,
         expires_at=expires_at,
         refresh_at=refresh_at,
         generation=link.generation + 1,
@@ -331,32 +283,13 @@ async def count_by_status(db: Database, partner_id: str) -> dict[str, int]:
     return counts
 
 
-async def reseal_all(db: Database, keyring: KeyRing) -> RekeyCount:
-    """Re-encrypt every stale token under the primary key. Each field is swapped in place
-    only if it still holds the ciphertext we read; other writers never change a document in
-    place (they insert the next generation), so a concurrent refresh is never overwritten."""
-    count = RekeyCount(COLLECTION)
+async def sealed_fields(db: Database) -> AsyncIterator[SealedField]:
+    """Every stored LWA token, for re-encryption under a new key. Other writers never change a
+    document in place (they insert the next generation), so swapping a field in place is safe."""
     projection = {"user_id": 1, "partner_id": 1, **{f: 1 for f in FIELDS.values()}}
     async for doc in db[COLLECTION].find({}, projection):
         for kind, name in FIELDS.items():
-            old = doc.get(name)
-            if not isinstance(old, str):
-                continue
-            count = dataclasses.replace(count, scanned=count.scanned + 1)
-            if keyring.is_current(old):
-                continue
-            try:
-                new = keyring.reencrypt(
-                    old, context=token_context(doc["user_id"], doc["partner_id"], kind)
-                )
-            except KeyRingError:
-                count = dataclasses.replace(count, failed=count.failed + 1)
-                continue
-            result = await db[COLLECTION].update_one(
-                {"_id": doc["_id"], name: old}, {"$set": {name: new}}
-            )
-            if result.modified_count:
-                count = dataclasses.replace(count, reencrypted=count.reencrypted + 1)
-            else:
-                count = dataclasses.replace(count, raced=count.raced + 1)
-    return count
+            value = doc.get(name)
+            if isinstance(value, str):
+                context = token_context(doc["user_id"], doc["partner_id"], kind)
+                yield SealedField(COLLECTION, str(doc["_id"]), name, Sealed(value, context))

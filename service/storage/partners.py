@@ -1,22 +1,21 @@
-"""`partners` collection: the skills we hold LWA credentials for (design.md, Storage).
+"""`partners` collection: the skills we hold LWA credentials for (docs/flows.md, Storage).
 
 A partner's id is the OAuth client id we vend to Alexa (Amazon's sample uses the same id for
-both). The LWA client secret is stored only sealed with the key ring, bound to the partner id.
+both). The LWA client secret arrives sealed by the domain, bound to the partner id.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from service.crypto import KeyRing, KeyRingError
 from service.db import Database
-from service.storage.sealing import RekeyCount, Sealed
+from service.models.linking import Partner, secret_context
+from service.models.sealed import Sealed, SealedField
 
 COLLECTION = "partners"
 SECRET_FIELD = "lwa_client_secret_enc"  # noqa: S105 - a field name, not a secret
@@ -24,22 +23,6 @@ SECRET_FIELD = "lwa_client_secret_enc"  # noqa: S105 - a field name, not a secre
 
 class PartnerExists(Exception):
     """A partner with this id already exists (pass replace=True to overwrite it)."""
-
-
-@dataclass(frozen=True)
-class Partner:
-    partner_id: str
-    lwa_client_id: str
-    lwa_client_secret: Sealed
-    lwa_token_url: str
-    alexa_api_base: str
-    scopes: tuple[str, ...]
-    created_at: datetime
-    updated_at: datetime
-
-
-def secret_context(partner_id: str) -> str:
-    return f"partners:{partner_id}:lwa_client_secret"
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -63,21 +46,20 @@ def _from_doc(doc: dict[str, Any]) -> Partner:
 
 async def save(
     db: Database,
-    keyring: KeyRing,
     *,
     partner_id: str,
     lwa_client_id: str,
-    lwa_client_secret: str,
+    lwa_client_secret: Sealed,
     lwa_token_url: str,
     alexa_api_base: str,
     scopes: tuple[str, ...],
+    now: datetime,
     replace: bool = False,
 ) -> Partner:
     """Create a partner, or with `replace` overwrite one (its created_at is kept)."""
-    now = datetime.now(UTC)
     fields: dict[str, Any] = {
         "lwa_client_id": lwa_client_id,
-        SECRET_FIELD: keyring.encrypt(lwa_client_secret, context=secret_context(partner_id)),
+        SECRET_FIELD: lwa_client_secret.ciphertext,
         "lwa_token_url": lwa_token_url,
         "alexa_api_base": alexa_api_base,
         "scopes": list(scopes),
@@ -114,26 +96,11 @@ async def delete(db: Database, partner_id: str) -> bool:
     return result.deleted_count == 1
 
 
-async def reseal_all(db: Database, keyring: KeyRing) -> RekeyCount:
-    """Re-encrypt every stale client secret under the primary key (compare-and-set per field)."""
-    count = RekeyCount(COLLECTION)
+async def sealed_fields(db: Database) -> AsyncIterator[SealedField]:
+    """Every stored LWA client secret, for re-encryption under a new key."""
     async for doc in db[COLLECTION].find({}, {SECRET_FIELD: 1}):
-        old = doc.get(SECRET_FIELD)
-        if not isinstance(old, str):
-            continue
-        count = dataclasses.replace(count, scanned=count.scanned + 1)
-        if keyring.is_current(old):
-            continue
-        try:
-            new = keyring.reencrypt(old, context=secret_context(str(doc["_id"])))
-        except KeyRingError:
-            count = dataclasses.replace(count, failed=count.failed + 1)
-            continue
-        result = await db[COLLECTION].update_one(
-            {"_id": doc["_id"], SECRET_FIELD: old}, {"$set": {SECRET_FIELD: new}}
-        )
-        if result.modified_count:
-            count = dataclasses.replace(count, reencrypted=count.reencrypted + 1)
-        else:
-            count = dataclasses.replace(count, raced=count.raced + 1)
-    return count
+        value = doc.get(SECRET_FIELD)
+        if isinstance(value, str):
+            partner_id = str(doc["_id"])
+            sealed = Sealed(value, secret_context(partner_id))
+            yield SealedField(COLLECTION, partner_id, SECRET_FIELD, sealed)

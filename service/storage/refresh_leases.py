@@ -11,30 +11,17 @@ once it has expired; a finished lease records its outcome for the callers waitin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from service.db import Database
+from service.models.linking import Outcome, RefreshLease
 from service.storage.ttl import ensure_ttl_index
 
 COLLECTION = "refresh_leases"
-Outcome = Literal["done", "unavailable", "refused", "error"]
 KEEP_SECONDS = 24 * 3600  # TTL housekeeping where the server enforces TTL indexes
-
-
-@dataclass(frozen=True)
-class RefreshLease:
-    user_id: str
-    partner_id: str
-    generation: int  # the token set being refreshed
-    attempt: int
-    owner: str
-    expires_at: datetime
-    outcome: Outcome | None
-    finished_at: datetime | None
 
 
 async def ensure_indexes(db: Database) -> None:

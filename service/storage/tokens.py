@@ -9,13 +9,14 @@ token one authorization produced (one code exchange and the refreshes that follo
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from service.clock import utcnow
 from service.db import Database
-from service.oauth.models import Token
+from service.models.oauth import Token
 from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "tokens"
@@ -28,7 +29,7 @@ _RETIRED_KEEP = timedelta(days=30)
 def _revoke() -> dict[str, Any]:
     """Mark revoked, and due for purging a day from now at the latest: a refresh token that
     never expires has no purge date until it is revoked."""
-    return {"$set": {"revoked": True}, "$min": {"purge_at": datetime.now(UTC) + KEEP_AFTER_EXPIRY}}
+    return {"$set": {"revoked": True}, "$min": {"purge_at": utcnow() + KEEP_AFTER_EXPIRY}}
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -140,7 +141,7 @@ async def retire_predecessor(db: Database, successor: Token) -> None:
     )
     with contextlib.suppress(DuplicateKeyError):
         await db[COLLECTION].insert_one(
-            {"_id": marker, "kind": "retired", "purge_at": datetime.now(UTC) + _RETIRED_KEEP}
+            {"_id": marker, "kind": "retired", "purge_at": utcnow() + _RETIRED_KEEP}
         )
 
 

@@ -6,18 +6,14 @@ import asyncio
 
 from aiohttp import web
 
-from service.appkeys import DB, OIDC
 from service.db import ping
+from service.web.appkeys import DB, OIDC
 
-routes = web.RouteTableDef()
 
-
-@routes.get("/healthz", name="healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.get("/readyz", name="readyz")
 async def readyz(request: web.Request) -> web.Response:
     mongo_ok, keycloak_ok = await asyncio.gather(ping(request.app[DB]), request.app[OIDC].ping())
     ready = mongo_ok and keycloak_ok

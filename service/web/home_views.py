@@ -6,9 +6,6 @@ from aiohttp import web
 
 from service.web.pages import render
 
-routes = web.RouteTableDef()
 
-
-@routes.get("/", name="home")
 async def home(request: web.Request) -> web.Response:
     return await render(request, "home.html")

@@ -5,12 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.oauth import scopes
-from service.oauth.bearer import require_bearer
-
-routes = web.RouteTableDef()
+from service.web.bearer import require_bearer
 
 
-@routes.get("/api/me", name="api_me")
 async def me(request: web.Request) -> web.Response:
     ctx = await require_bearer(request)
     return web.json_response(

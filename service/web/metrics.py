@@ -15,7 +15,6 @@ from aiohttp import web
 from service.web.session import Handler
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-routes = web.RouteTableDef()
 
 
 @dataclass
@@ -98,7 +97,6 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics.latency[route].observe(time.perf_counter() - started)
 
 
-@routes.get("/metrics", name="metrics")
 async def metrics_view(request: web.Request) -> web.Response:
     return web.Response(
         text=request.app[METRICS].render(),

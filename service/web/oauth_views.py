@@ -1,53 +1,30 @@
 """HTTP handlers of the authorization server: parse, call `service.oauth`, render.
 
 The JSON endpoints (token, revoke, introspect) are client-authenticated: no cookies, no CSRF
-token. Their OAuth errors become responses in `oauth_json`; the authorize handlers turn them
-into redirects back to the client. Those are the only two places.
+token. Their OAuth errors are rendered by the error middleware; the authorize handlers send
+theirs back to the client as redirects (RFC 6749 §4.1.2.1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from aiohttp import web
 
-from service.appkeys import DB, SETTINGS
+from service.errors import NO_STORE, BadRequest
+from service.models.oauth import OAuthClient
 from service.oauth import authorize, introspection, metadata, revocation, scopes
-from service.oauth.clients import authenticate_client, read_credentials
-from service.oauth.errors import NO_STORE, InvalidRequest, OAuthError
-from service.oauth.models import OAuthClient
-from service.oauth.params import single_valued
+from service.oauth.clients import authenticate_client
 from service.oauth.token import handle_token_request
-from service.web.errors import error_page
+from service.web.appkeys import DB, SETTINGS
+from service.web.client_auth import read_credentials
 from service.web.pages import render
+from service.web.params import form_params
 from service.web.redirects import redirect_off_site
 from service.web.session import login_required, require_csrf
 
-routes = web.RouteTableDef()
-
-FORM = "application/x-www-form-urlencoded"
 _CONSENT_BUTTONS = ("csrf_token", "approve", "deny")
 
 
-async def read_form(request: web.Request) -> dict[str, str]:
-    """The form body as single-valued parameters; anything malformed is `invalid_request`."""
-    if request.content_type != FORM:
-        raise InvalidRequest(f"The request body must be {FORM}.")
-    try:
-        form = await request.post()
-    except (UnicodeDecodeError, ValueError, LookupError):  # LookupError: unknown charset
-        raise InvalidRequest("The request body is not valid form data.") from None
-    return single_valued(form.items())
-
-
-async def oauth_json(
-    request: web.Request, endpoint: Callable[[dict[str, str]], Awaitable[dict[str, Any]]]
-) -> web.Response:
-    try:
-        body = await endpoint(await read_form(request))
-    except OAuthError as exc:
-        return exc.as_response()
+def _no_store(body: dict[str, object]) -> web.Response:
     return web.json_response(body, headers=NO_STORE)
 
 
@@ -56,36 +33,25 @@ async def _client(request: web.Request, params: dict[str, str]) -> OAuthClient:
     return await authenticate_client(request.app[DB], credentials)
 
 
-@routes.post("/oauth/token", name="oauth_token")
 async def token(request: web.Request) -> web.Response:
-    async def endpoint(params: dict[str, str]) -> dict[str, Any]:
-        answer = await handle_token_request(
-            request.app[DB], request.headers.get("Authorization"), params
-        )
-        return answer.as_dict()
-
-    return await oauth_json(request, endpoint)
+    params = await form_params(request)
+    credentials = read_credentials(request.headers.get("Authorization"), params)
+    answer = await handle_token_request(request.app[DB], credentials, params)
+    return _no_store(answer.as_dict())
 
 
-@routes.post("/oauth/revoke", name="oauth_revoke")
 async def revoke(request: web.Request) -> web.Response:
-    async def endpoint(params: dict[str, str]) -> dict[str, Any]:
-        await revocation.revoke(request.app[DB], await _client(request, params), params)
-        return {}
-
-    return await oauth_json(request, endpoint)
+    params = await form_params(request)
+    await revocation.revoke(request.app[DB], await _client(request, params), params)
+    return _no_store({})
 
 
-@routes.post("/oauth/introspect", name="oauth_introspect")
 async def introspect(request: web.Request) -> web.Response:
-    async def endpoint(params: dict[str, str]) -> dict[str, Any]:
-        client = await _client(request, params)
-        return await introspection.introspect(request.app[DB], client, params)
-
-    return await oauth_json(request, endpoint)
+    params = await form_params(request)
+    client = await _client(request, params)
+    return _no_store(await introspection.introspect(request.app[DB], client, params))
 
 
-@routes.get("/.well-known/oauth-authorization-server", name="oauth_metadata")
 async def server_metadata(request: web.Request) -> web.Response:
     router = request.app.router
     paths = {
@@ -95,18 +61,22 @@ async def server_metadata(request: web.Request) -> web.Response:
     return web.json_response(metadata.server_metadata(request.app[SETTINGS], paths))
 
 
+def _grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for key, value in pairs:
+        values.setdefault(key, []).append(value)
+    return values
+
+
 async def _validated(
     request: web.Request, pairs: list[tuple[str, str]]
 ) -> authorize.AuthorizationRequest:
     try:
-        return await authorize.validate(request.app[DB], pairs)
-    except authorize.UntrustedRedirect as exc:
-        raise error_page(request, 400, exc.message) from None
+        return await authorize.validate(request.app[DB], _grouped(pairs))
     except authorize.ClientRedirect as exc:
         raise redirect_off_site(exc.location) from None
 
 
-@routes.get("/oauth/authorize", name="oauth_authorize")
 async def authorize_page(request: web.Request) -> web.Response:
     auth = await _validated(request, list(request.query.items()))
     user = await login_required(request)  # comes back to this very URL after login
@@ -128,7 +98,6 @@ async def authorize_page(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/oauth/authorize")
 async def authorize_decision(request: web.Request) -> web.Response:
     form = await require_csrf(request)
     user = await login_required(request)
@@ -141,5 +110,5 @@ async def authorize_decision(request: web.Request) -> web.Response:
     elif "deny" in form:
         location = authorize.deny(auth)
     else:
-        raise error_page(request, 400, "Please choose Allow or Deny.")
+        raise BadRequest("Please choose Allow or Deny.")
     raise redirect_off_site(location)

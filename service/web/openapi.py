@@ -7,9 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from service.appkeys import SETTINGS
-
-routes = web.RouteTableDef()
+from service.web.appkeys import SETTINGS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _FORM = "application/x-www-form-urlencoded"
@@ -308,6 +306,5 @@ def build_spec(public_url: str) -> dict[str, Any]:
     }
 
 
-@routes.get("/openapi.json", name="openapi")
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_spec(request.app[SETTINGS].public_base))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp_session
 from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from service.appkeys import DB, SETTINGS
-from service.identity import User
+from service import logins
+from service.errors import BadRequest, Forbidden
+from service.models.identity import User
 from service.settings import Settings
-from service.storage import ended_sessions
+from service.web.appkeys import DB, SETTINGS
 
 COOKIE_NAME = "als_session"
 USER = "user"
@@ -51,8 +51,7 @@ async def current_user(request: web.Request) -> User | None:
     user = User.from_session(session.get(USER))
     session_id = session.get(SESSION_ID)
     if user is not None and (
-        not isinstance(session_id, str)
-        or await ended_sessions.is_ended(request.app[DB], session_id)
+        not isinstance(session_id, str) or await logins.is_ended(request.app[DB], session_id)
     ):
         session.invalidate()
         user = None
@@ -67,8 +66,8 @@ async def end_user_session(request: web.Request) -> str | None:
     refresh = session.get(KEYCLOAK_REFRESH)
     session_id = session.get(SESSION_ID)
     if isinstance(session_id, str):
-        until = datetime.now(UTC) + timedelta(seconds=request.app[SETTINGS].session_max_age)
-        await ended_sessions.end(request.app[DB], session_id, until=until)
+        max_age = request.app[SETTINGS].session_max_age
+        await logins.end_session(request.app[DB], session_id, max_age=max_age)
     session.invalidate()
     request[_USER] = None
     return refresh if isinstance(refresh, str) else None
@@ -107,17 +106,13 @@ def csrf_valid(session: aiohttp_session.Session, submitted: object) -> bool:
 
 async def require_csrf(request: web.Request) -> dict[str, str]:
     """Read a POSTed form and check its CSRF token; returns the form fields."""
-    from service.web.errors import error_page
-
     try:
         form = await request.post()
     except (UnicodeDecodeError, ValueError, LookupError):  # not UTF-8, unknown charset, not a form
-        raise error_page(request, 400, "The form could not be read. Please try again.") from None
+        raise BadRequest("The form could not be read. Please try again.") from None
     session = await get_session(request)
     if not csrf_valid(session, form.get("csrf_token")):
-        raise error_page(
-            request, 403, "This form has expired or was not sent from our pages. Please try again."
-        )
+        raise Forbidden("This form has expired or was not sent from our pages. Please try again.")
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
@@ -147,9 +142,7 @@ async def login_required(request: web.Request) -> User:
 
 
 async def admin_required(request: web.Request) -> User:
-    from service.web.errors import error_page
-
     user = await login_required(request)
     if not user.is_admin:
-        raise error_page(request, 403, "This page is for administrators.")
+        raise Forbidden("This page is for administrators.")
     return user

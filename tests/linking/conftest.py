@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import ALEXA_RETRY, DB, KEYRING
-from service.linking.deps import RetryPolicy
+from service.amazon.retry import RetryPolicy
 from service.linking.partners import add_partner
+from service.web.appkeys import ALEXA_RETRY, DB, KEYRING
 from tests.amazon_standin import AmazonStandIn
 from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, PARTNER_ID, Linking
 from tests.support.oauth import client_credentials_token, create_client

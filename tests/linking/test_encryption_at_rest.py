@@ -9,11 +9,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.appkeys import KEYRING, SETTINGS
 from service.crypto import KeyRing
 from service.linking.rekey import rekey
+from service.linking.sealing import seal_token
+from service.linking.tokens import refresh_token_to_store
 from service.settings import Settings
 from service.storage import partner_tokens, partners
+from service.web.appkeys import KEYRING, SETTINGS
 from tests.support.linking import LWA_SECRET, PARTNER_ID, USER_ID, Linking
 from tests.support.processes import REPO, settings_env
 
@@ -94,10 +96,11 @@ async def test_a_refresh_racing_rekey_does_not_bring_back_the_old_key(linking: L
     now = datetime.now(UTC)
     assert await partner_tokens.complete_refresh(
         linking.db,
-        new_ring,
         read_before_rekey,
-        access_token="Atza|new",
-        refresh_token=None,
+        access_token=seal_token(
+            new_ring, "Atza|new", user_id=USER_ID, partner_id=PARTNER_ID, kind="access"
+        ),
+        refresh_token=refresh_token_to_store(new_ring, read_before_rekey, None),
         expires_at=now + timedelta(hours=1),
         refresh_at=now + timedelta(minutes=55),
         now=now,

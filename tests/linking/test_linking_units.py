@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.amazon.retry import RetryPolicy, retry_after
 from service.linking.accept_grant import failure, parse_directive, success
-from service.linking.alexa import _retry_after
-from service.linking.deps import RetryPolicy
-from service.linking.errors import InvalidRequest
 from service.linking.messages import validate_event, with_scope_token
 from service.linking.tokens import refresh_at_for
+from service.oauth.errors import InvalidRequest
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -48,7 +47,7 @@ def test_retry_policy_backs_off_and_caps() -> None:
     ],
 )
 def test_retry_after_header(header: str, seconds: float | None) -> None:
-    assert _retry_after({"Retry-After": header} if header else {}, NOW) == seconds
+    assert retry_after({"Retry-After": header} if header else {}, NOW) == seconds
 
 
 def test_event_scope_token_is_filled_in_without_touching_the_input() -> None:

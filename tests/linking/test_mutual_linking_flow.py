@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from service.appkeys import ALEXA_RETRY, SETTINGS
 from service.oauth.clients import rotate_secret
+from service.web.appkeys import ALEXA_RETRY, SETTINGS
 from tests.linking.conftest import TEST_RETRY
 from tests.support.browser import Browser
 from tests.support.linking import (
@@ -43,7 +43,7 @@ async def test_customer_links_and_the_backend_sends_a_profile_report(
     base = linking.base_url
     alexa = linking.alexa_client
     alexa_secret = "alexa-skill-secret-for-the-flow-test-0123456789"
-    assert await rotate_secret(linking.db, alexa.client_id, alexa_secret)
+    assert await rotate_secret(linking.db, alexa.client_id, alexa_secret, actor="test")
 
     # 1. Account linking in the browser: authorize → Keycloak login → consent → code.
     code = await get_code(browser, base, alexa, scope="profile alexa::health:profile:write")
@@ -68,7 +68,9 @@ async def test_customer_links_and_the_backend_sends_a_profile_report(
 
     # 4. The app backend authenticates at our token endpoint (client_credentials)…
     backend_secret = "app-backend-secret-for-the-flow-test-0123456789"
-    assert await rotate_secret(linking.db, linking.backend_client.client_id, backend_secret)
+    assert await rotate_secret(
+        linking.db, linking.backend_client.client_id, backend_secret, actor="test"
+    )
     cc = await call(
         "POST",
         f"{base}/oauth/token",

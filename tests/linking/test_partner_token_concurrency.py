@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.appkeys import SETTINGS
 from service.storage import refresh_leases
+from service.web.appkeys import SETTINGS
 from tests.support.linking import PARTNER_ID, USER_ID, Linking
 from tests.support.processes import ServiceProcess
 

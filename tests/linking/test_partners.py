@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from service.appkeys import DB, KEYRING, SETTINGS
-from service.linking import regions
+from service.amazon import regions
 from service.linking.partners import PartnerConfigError, add_partner, remove_partner
 from service.settings import Settings
 from service.storage import partner_tokens, partners
+from service.web.appkeys import DB, KEYRING, SETTINGS
 from tests.amazon_standin import AmazonStandIn
 from tests.support.linking import LWA_SECRET, PARTNER_ID, Linking
 from tests.support.processes import REPO, settings_env

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from service.appkeys import SETTINGS
 from service.storage import partner_tokens
+from service.web.appkeys import SETTINGS
+from tests.amazon_standin import LwaDownMode
 from tests.support.linking import (
     LWA_CLIENT_ID,
     PARTNER_ID,
@@ -172,10 +173,10 @@ async def test_unknown_code_is_invalid_grant(linking: Linking) -> None:
 
 @pytest.mark.parametrize("mode", ["503", "close"])
 async def test_lwa_down_stores_nothing_and_the_next_call_succeeds(
-    linking: Linking, mode: str
+    linking: Linking, mode: LwaDownMode
 ) -> None:
     token = await linking.user_token()
-    linking.amazon.set_lwa_down(mode=mode)  # type: ignore[arg-type]
+    linking.amazon.set_lwa_down(mode=mode)
     answer = await linking.reciprocal(token, code=linking.lwa_code())
     assert answer.status == 503
     assert answer.body["error"] == "temporarily_unavailable"

@@ -8,15 +8,23 @@ from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 
-from service.appkeys import KEYRING
+from service.linking.sealing import seal_token
+from service.models.linking import LinkStatus, PartnerLink
+from service.models.oauth import TokenKind
+from service.models.sealed import Sealed
 from service.storage import partner_tokens, refresh_leases
-from service.storage.partner_tokens import LinkStatus, PartnerLink
+from service.web.appkeys import KEYRING
 from tests.support.linking import PARTNER_ID, USER_ID, Linking
 
 
 async def _index_keys(linking: Linking, collection: str) -> dict[str, bool]:
     indexes = await (await linking.db[collection].list_indexes()).to_list(None)
     return {ix["name"]: bool(ix.get("unique")) for ix in indexes}
+
+
+def _sealed(linking: Linking, value: str, user_id: str, kind: TokenKind) -> Sealed:
+    keyring = linking.app[KEYRING]
+    return seal_token(keyring, value, user_id=user_id, partner_id=PARTNER_ID, kind=kind)
 
 
 async def test_indexes(linking: Linking) -> None:
@@ -35,12 +43,11 @@ async def test_racing_links_leave_one_token_set(linking: Linking) -> None:
     async def store(i: int) -> None:
         await partner_tokens.store_link(
             linking.db,
-            linking.app[KEYRING],
             user_id=USER_ID,
             username="jane",
             partner_id=PARTNER_ID,
-            access_token=f"Atza|{i}",
-            refresh_token=f"Atzr|{i}",
+            access_token=_sealed(linking, f"Atza|{i}", USER_ID, "access"),
+            refresh_token=_sealed(linking, f"Atzr|{i}", USER_ID, "refresh"),
             expires_at=now + timedelta(hours=1),
             refresh_at=now + timedelta(minutes=55),
             alexa_api_base="https://api.amazonalexa.com",
@@ -76,12 +83,11 @@ async def _linked(linking: Linking, user_id: str, access: str = "Atza|1") -> Par
     now = datetime.now(UTC)
     return await partner_tokens.store_link(
         linking.db,
-        linking.app[KEYRING],
         user_id=user_id,
         username=user_id,
         partner_id=PARTNER_ID,
-        access_token=access,
-        refresh_token="Atzr|1",
+        access_token=_sealed(linking, access, user_id, "access"),
+        refresh_token=_sealed(linking, "Atzr|1", user_id, "refresh"),
         expires_at=now + timedelta(hours=1),
         refresh_at=now,
         alexa_api_base="https://a",
@@ -93,10 +99,9 @@ async def _refreshed(linking: Linking, link: PartnerLink) -> bool:
     now = datetime.now(UTC)
     return await partner_tokens.complete_refresh(
         linking.db,
-        linking.app[KEYRING],
         link,
-        access_token="Atza|refreshed",
-        refresh_token="Atzr|refreshed",
+        access_token=_sealed(linking, "Atza|refreshed", link.user_id, "access"),
+        refresh_token=_sealed(linking, "Atzr|refreshed", link.user_id, "refresh"),
         expires_at=now + timedelta(hours=1),
         refresh_at=now,
         now=now,

@@ -9,13 +9,16 @@ import pytest
 
 from service.oauth.unlink import revoke_grant
 from service.storage import partner_tokens
+from service.wiring import unlink_hooks
 from tests.support.linking import PARTNER_ID, USER_ID, Linking
 
 
 async def test_revoking_the_grant_deletes_the_partner_tokens(linking: Linking) -> None:
     await linking.link()
     await linking.link(user_id="other-user", username="other")
-    await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID, actor=USER_ID)
+    await revoke_grant(
+        linking.db, unlink_hooks(), user_id=USER_ID, client_id=PARTNER_ID, actor=USER_ID
+    )
     doc = await linking.link_doc()
     assert doc is not None
     assert doc["status"] == "revoked" and doc["status_reason"] == "unlinked"
@@ -30,19 +33,19 @@ async def test_revoking_the_grant_deletes_the_partner_tokens(linking: Linking) -
 async def test_unlink_is_idempotent(linking: Linking) -> None:
     await linking.link()
     for _ in range(2):
-        await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+        await revoke_grant(linking.db, unlink_hooks(), user_id=USER_ID, client_id=PARTNER_ID)
     assert (await linking.audit_actions()).count("unlink") == 1
 
 
 async def test_unlinking_another_client_leaves_the_partner_tokens(linking: Linking) -> None:
     await linking.link()
-    await revoke_grant(linking.db, user_id=USER_ID, client_id="some-other-client")
+    await revoke_grant(linking.db, unlink_hooks(), user_id=USER_ID, client_id="some-other-client")
     assert (await linking.partner_token()).status == 200
 
 
 async def test_relinking_after_unlink_works(linking: Linking) -> None:
     await linking.link()
-    await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+    await revoke_grant(linking.db, unlink_hooks(), user_id=USER_ID, client_id=PARTNER_ID)
     await linking.link()
     assert (await linking.partner_token()).status == 200
 
@@ -56,7 +59,7 @@ async def test_a_link_racing_an_unlink_keeps_nothing(
     store = partner_tokens.store_link
 
     async def store_after_unlink(*args: Any, **kwargs: Any) -> Any:
-        await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+        await revoke_grant(linking.db, unlink_hooks(), user_id=USER_ID, client_id=PARTNER_ID)
         return await store(*args, **kwargs)
 
     monkeypatch.setattr(partner_tokens, "store_link", store_after_unlink)
@@ -75,7 +78,7 @@ async def test_a_refresh_racing_an_unlink_hands_out_nothing(
     complete = partner_tokens.complete_refresh
 
     async def complete_after_unlink(*args: Any, **kwargs: Any) -> Any:
-        await revoke_grant(linking.db, user_id=USER_ID, client_id=PARTNER_ID)
+        await revoke_grant(linking.db, unlink_hooks(), user_id=USER_ID, client_id=PARTNER_ID)
         return await complete(*args, **kwargs)
 
     monkeypatch.setattr(partner_tokens, "complete_refresh", complete_after_unlink)

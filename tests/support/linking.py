@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from service.db import Database
-from service.oauth.models import OAuthClient
+from service.models.oauth import OAuthClient
 from service.storage import partner_tokens
 from tests.amazon_standin import AmazonStandIn
 from tests.support.oauth import issue_tokens

@@ -13,11 +13,11 @@ from urllib.parse import quote, urlencode
 import aiohttp
 
 from service.db import Database
+from service.models.oauth import OAuthClient
 from service.oauth import scopes as scope_util
 from service.oauth.clients import register_client
-from service.oauth.models import OAuthClient
 from service.oauth.token import issue_tokens as _issue
-from service.oauth.token import new_grant_id
+from service.oauth.token_values import new_grant_id
 from service.storage import grants
 from tests.support.browser import Browser, Page
 
@@ -43,7 +43,7 @@ async def create_client(db: Database, **overrides: Any) -> tuple[OAuthClient, st
     }
     if "client_credentials" in params["grant_types"] and "redirect_uris" not in overrides:
         params["redirect_uris"] = ()
-    return await register_client(db, **params)
+    return await register_client(db, actor="test", **params)
 
 
 async def issue_tokens(

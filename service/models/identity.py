@@ -1,8 +1,9 @@
-"""The logged-in person, as our code sees them (from Keycloak's verified ID token)."""
+"""The logged-in person, as our code sees them (from Keycloak's verified ID token), and a login
+on its way through Keycloak."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 ADMIN_ROLE = "admin"
@@ -48,3 +49,11 @@ class User:
             roles=frozenset(str(r) for r in roles),
             name=str(claims.get("name") or ""),
         )
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    state: str = field(repr=False)
+    nonce: str = field(repr=False)
+    verifier: str = field(repr=False)
+    next_url: str

@@ -1,4 +1,4 @@
-"""Domain objects of the authorization server; only `service.storage` maps them to documents."""
+"""Types of the authorization server: clients, codes, tokens, consents, and who a token acts for."""
 
 from __future__ import annotations
 
@@ -94,3 +94,30 @@ class Grant:
     scopes: frozenset[str]
     granted_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AccessContext:
+    """What a valid access token stands for (RFC 6750): the user it acts for and its client."""
+
+    user_id: str | None  # Keycloak sub; None for client_credentials tokens
+    username: str | None
+    client_id: str
+    scopes: frozenset[str]
+    grant_id: str | None  # the authorization it came from
+    expires_at: datetime
+    issued_at: datetime
+
+
+AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """What a client presented to authenticate itself (RFC 6749 §2.3.1)."""
+
+    client_id: str
+    # Candidate readings of the secret: the RFC 6749 §2.3.1 form-decoded one first, then the
+    # raw one for clients that skip the form-encoding (their `+` would otherwise become a space).
+    secret_candidates: tuple[str, ...] = field(repr=False)
+    method: AuthMethod = "client_secret_post"

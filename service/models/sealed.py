@@ -1,6 +1,6 @@
 """Sealed values: ciphertexts of secrets we hold for others, with the context they are bound to.
 
-Storage modules return `Sealed` instead of plaintext so a listing never decrypts anything and a
+Storage returns `Sealed` instead of plaintext, so a listing never decrypts anything and a
 secret is opened only where it is used. The context names the record and the field
 (``partners:<id>:lwa_client_secret``), so a ciphertext copied elsewhere fails to open.
 """
@@ -24,13 +24,18 @@ class Sealed:
     def seal(cls, keyring: KeyRing, plaintext: str, *, context: str) -> Sealed:
         return cls(keyring.encrypt(plaintext, context=context), context)
 
+    def resealed(self, keyring: KeyRing) -> Sealed:
+        """This value under the key ring's primary key (itself when it already is)."""
+        if keyring.is_current(self.ciphertext):
+            return self
+        return Sealed(keyring.reencrypt(self.ciphertext, context=self.context), self.context)
+
 
 @dataclass(frozen=True)
-class RekeyCount:
-    """What a re-encryption pass did to one collection."""
+class SealedField:
+    """One sealed field of one stored document, for re-encryption under a new key."""
 
     collection: str
-    scanned: int = 0  # encrypted fields looked at
-    reencrypted: int = 0  # moved to the primary key
-    failed: int = 0  # could not be decrypted with any key of the ring
-    raced: int = 0  # changed under us (e.g. a refresh wrote new tokens): already current
+    doc_id: str
+    field: str
+    value: Sealed

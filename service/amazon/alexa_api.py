@@ -1,0 +1,98 @@
+"""Posting JSON to an Alexa API (health profile reports, smart-home events) with the user's LWA
+token, retrying what is worth retrying (docs/alexa-protocols.md §4).
+
+Network failures, 429 and 5xx are retried up to the policy's attempts, waiting ``Retry-After``
+(capped) or an exponential backoff. Every other answer is returned as it is: what a 401 or a
+403 means for the link is the linking domain's decision. Redirects are not followed (they would
+carry the token elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from service.amazon.retry import RetryPolicy, retry_after
+from service.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlexaAnswer:
+    status: int
+    headers: Mapping[str, str]
+    body: Any  # the JSON answer, or None
+    attempts: int  # HTTP requests made
+
+    def error_details(self) -> dict[str, Any]:
+        """Alexa's ``payload.code``/``description`` when the body has them (§4.2)."""
+        body = self.body
+        if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
+            return {}
+        payload = body["payload"]
+        code, description = payload.get("code"), payload.get("description")
+        details: dict[str, Any] = {}
+        if isinstance(code, str):
+            details["alexa_code"] = code
+        if isinstance(description, str):
+            details["alexa_description"] = description[:500]
+        return details
+
+
+class AlexaUnreachable(Exception):
+    """No answer after every attempt (network error or timeout each time)."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"Alexa could not be reached after {attempts} attempts")
+        self.attempts = attempts
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def post_json(
+    http: aiohttp.ClientSession,
+    url: str,
+    payload: dict[str, Any],
+    *,
+    token: str,
+    timeout: float,  # noqa: ASYNC109 - per-request budget handed to aiohttp
+    retry: RetryPolicy,
+    clock: Clock,
+) -> AlexaAnswer:
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            async with http.post(
+                url,
+                data=json.dumps(payload),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
+            ) as resp:
+                status, headers = resp.status, resp.headers
+                raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("Alexa %s unreachable: %s", url, type(exc).__name__)
+            if attempts < retry.attempts:
+                await asyncio.sleep(retry.delay(attempts - 1, None))
+                continue
+            raise AlexaUnreachable(attempts) from None
+        if (status == 429 or status >= 500) and attempts < retry.attempts:
+            delay = retry.delay(attempts - 1, retry_after(headers, clock()))
+            log.info("Alexa %s answered %d; retrying in %.1f s", url, status, delay)
+            await asyncio.sleep(delay)
+            continue
+        return AlexaAnswer(status, headers, _json(raw), attempts)

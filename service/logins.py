@@ -1,0 +1,47 @@
+"""Browser logins through Keycloak: attempts on their way (kept server-side, so the session
+cookie stays small), and sessions ended by logout (so a copy of the cookie is refused)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from service.clock import utcnow
+from service.db import Database
+from service.models.identity import LoginAttempt
+from service.storage import ended_sessions, login_attempts
+
+
+def new_attempt(next_url: str) -> LoginAttempt:
+    """A new attempt: our own state, nonce and PKCE verifier (RFC 7636)."""
+    return LoginAttempt(
+        state=secrets.token_urlsafe(24),
+        nonce=secrets.token_urlsafe(24),
+        verifier=secrets.token_urlsafe(64),
+        next_url=next_url,
+    )
+
+
+def code_challenge(attempt: LoginAttempt) -> str:
+    return str(create_s256_code_challenge(attempt.verifier))
+
+
+async def save(db: Database, attempt: LoginAttempt) -> None:
+    """Kept until the login comes back (or 15 minutes)."""
+    await login_attempts.save(db, attempt, utcnow())
+
+
+async def take(db: Database, state: str) -> LoginAttempt | None:
+    """The attempt of that state, once (None when unknown, used or expired)."""
+    return await login_attempts.take(db, state, utcnow())
+
+
+async def end_session(db: Database, session_id: str, *, max_age: int) -> None:
+    """Refuse this session id from now until its cookie would have expired anyway."""
+    await ended_sessions.end(db, session_id, until=utcnow() + timedelta(seconds=max_age))
+
+
+async def is_ended(db: Database, session_id: str) -> bool:
+    return await ended_sessions.is_ended(db, session_id)
