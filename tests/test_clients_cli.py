@@ -3,11 +3,7 @@ the test server uses."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 from aiohttp.test_utils import TestServer
@@ -15,33 +11,8 @@ from aiohttp.test_utils import TestServer
 from service.settings import Settings
 from service.storage import clients as client_store
 from service.web.appkeys import DB
+from tests.support.cli import cli
 from tests.support.oauth import basic_auth, post
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-async def cli(
-    settings: Settings, *args: str, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("ALS_")}
-    environ.update(
-        {
-            "ALS_ENV": "dev",
-            "ALS_MONGODB_URI": settings.mongodb_uri,
-            "ALS_MONGODB_DB": settings.mongodb_db,
-            **(env or {}),
-        }
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "service", *args],
-        input=stdin,
-        env=environ,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def _client_credentials(base_url: str, client_id: str, secret: str) -> int:

@@ -1,4 +1,4 @@
-"""Unlinking (design.md flow 6): when the customer or an admin revokes the skill's link, the
+"""Unlinking (docs/flows.md flow 6): when the customer or an admin revokes the skill's link, the
 user's LWA tokens for the partner with that client id are deleted, and it is audited."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import pytest
 
 from service.oauth.unlink import revoke_grant
 from service.storage import partner_tokens
+from service.web.appkeys import SETTINGS
 from service.wiring import unlink_hooks
+from tests.support.cli import cli
 from tests.support.linking import PARTNER_ID, USER_ID, Linking
 
 
@@ -28,6 +30,22 @@ async def test_revoking_the_grant_deletes_the_partner_tokens(linking: Linking) -
     assert (answer.status, answer.body["error"]) == (409, "link_revoked")
     # Only that user's link is gone.
     assert (await linking.partner_token("other-user")).status == 200
+
+
+async def test_removing_the_client_on_the_command_line_ends_the_lwa_links(
+    linking: Linking,
+) -> None:
+    """The command line is wired like the server: removing the skill's client there ends its
+    users' Amazon links too, as removing it on the admin page does."""
+    await linking.link()
+    assert (await linking.partner_token()).status == 200
+    done = await cli(linking.app[SETTINGS], "clients", "remove", PARTNER_ID)
+    assert done.returncode == 0, done.stderr
+    answer = await linking.partner_token()
+    assert (answer.status, answer.body["error"]) == (409, "link_revoked")
+    doc = await linking.link_doc()
+    assert doc is not None and doc["status"] == "revoked"
+    assert doc["access_token_enc"] is None and doc["refresh_token_enc"] is None
 
 
 async def test_unlink_is_idempotent(linking: Linking) -> None:
