@@ -75,6 +75,17 @@ class Settings:
         """Check every value; in dev mode fill in missing secrets with throw-away ones."""
         if self.env not in ("dev", "production"):
             raise SettingsError("ALS_ENV must be 'dev' or 'production'")
+        self._check_urls()
+        self._check_lifetimes()
+        settings = self._with_dev_secrets() if self.dev else self._checked_for_production()
+        settings.session_key_bytes  # noqa: B018 - validates the key's shape
+        try:
+            KeyRing.parse(settings.encryption_keys)
+        except KeyRingError as exc:
+            raise SettingsError(f"ALS_ENCRYPTION_KEYS: {exc}") from None
+        return settings
+
+    def _check_urls(self) -> None:
         for name, url in (
             ("ALS_PUBLIC_URL", self.public_url),
             ("ALS_KEYCLOAK_URL", self.keycloak_url),
@@ -82,6 +93,8 @@ class Settings:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise SettingsError(f"{name} must be an absolute http(s) URL")
+
+    def _check_lifetimes(self) -> None:
         for name, number in (
             ("ALS_ACCESS_TOKEN_TTL", self.access_token_ttl),
             ("ALS_CODE_TTL", self.code_ttl),
@@ -93,31 +106,27 @@ class Settings:
             raise SettingsError("ALS_CODE_TTL must be at most 600 seconds (RFC 6749 §4.1.2)")
         if self.refresh_token_ttl < 0:
             raise SettingsError("ALS_REFRESH_TOKEN_TTL must be 0 (never expires) or positive")
+
+    def _with_dev_secrets(self) -> Settings:
         settings = self
-        if self.dev:
-            if not self.session_key:
-                settings = replace(settings, session_key=generate_key())
-            if not self.encryption_keys:
-                settings = replace(settings, encryption_keys="dev:" + generate_key())
-            if not self.keycloak_client_secret:
-                settings = replace(settings, keycloak_client_secret=DEV_KEYCLOAK_SECRET)
-        else:
-            if urlsplit(self.public_url).scheme != "https":
-                raise SettingsError(
-                    "ALS_PUBLIC_URL must be https in production (Alexa requires TLS)"
-                )
-            if len(self.keycloak_client_secret) < 16 or "change-me" in self.keycloak_client_secret:
-                raise SettingsError("ALS_KEYCLOAK_CLIENT_SECRET is missing or a placeholder")
-            if not self.session_key:
-                raise SettingsError("ALS_SESSION_KEY is required (32 random bytes, urlsafe base64)")
-            if not self.encryption_keys:
-                raise SettingsError("ALS_ENCRYPTION_KEYS is required (kid:key, newest first)")
-        settings.session_key_bytes  # noqa: B018 - validates the key's shape
-        try:
-            KeyRing.parse(settings.encryption_keys)
-        except KeyRingError as exc:
-            raise SettingsError(f"ALS_ENCRYPTION_KEYS: {exc}") from None
+        if not self.session_key:
+            settings = replace(settings, session_key=generate_key())
+        if not self.encryption_keys:
+            settings = replace(settings, encryption_keys="dev:" + generate_key())
+        if not self.keycloak_client_secret:
+            settings = replace(settings, keycloak_client_secret=DEV_KEYCLOAK_SECRET)
         return settings
+
+    def _checked_for_production(self) -> Settings:
+        if urlsplit(self.public_url).scheme != "https":
+            raise SettingsError("ALS_PUBLIC_URL must be https in production (Alexa requires TLS)")
+        if len(self.keycloak_client_secret) < 16 or "change-me" in self.keycloak_client_secret:
+            raise SettingsError("ALS_KEYCLOAK_CLIENT_SECRET is missing or a placeholder")
+        if not self.session_key:
+            raise SettingsError("ALS_SESSION_KEY is required (32 random bytes, urlsafe base64)")
+        if not self.encryption_keys:
+            raise SettingsError("ALS_ENCRYPTION_KEYS is required (kid:key, newest first)")
+        return self
 
 
 def generate_key() -> str:

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 LwaDownMode = Literal["503", "close", "hang"]
 
-# Event Gateway error codes by HTTP status (alexa-protocols.md §4.2; the mapping is [I]).
+# Event Gateway error codes by HTTP status (docs/alexa-protocols.md §4.2; the mapping is [I]).
 ALEXA_ERROR_CODES: Mapping[int, str] = {
     400: "INVALID_REQUEST_EXCEPTION",
     401: "INVALID_ACCESS_TOKEN_EXCEPTION",
@@ -461,22 +461,9 @@ class AmazonStandIn:
                 )
             )
 
-        if self._lwa_delay:
-            await asyncio.sleep(self._lwa_delay)
-        if self._lwa_down is not None:
-            if self._lwa_down == "hang":
-                await self._lwa_release.wait()
-            if self._lwa_down == "close" and request.transport is not None:
-                record(0, None)
-                request.transport.abort()
-                return web.Response()  # never reaches the client
-            record(503, None)
-            return web.Response(status=503, text="<html>Service Unavailable</html>")
-        if self._lwa_script:
-            scripted = self._lwa_script.pop(0)
-            record(scripted.status, None)
-            return _body_response(scripted.status, scripted.body, scripted.headers)
-
+        staged = await self._staged_lwa_answer(request, record)
+        if staged is not None:
+            return staged
         try:
             if basic is not None:
                 if isinstance(basic, _OAuthError):
@@ -507,6 +494,27 @@ class AmazonStandIn:
             )
         record(200, None)
         return web.json_response(body, headers=_NO_STORE)
+
+    async def _staged_lwa_answer(
+        self, request: web.Request, record: Callable[[int, str | None], None]
+    ) -> web.StreamResponse | None:
+        """What a test staged instead of a real answer: a delay, an outage, a scripted reply."""
+        if self._lwa_delay:
+            await asyncio.sleep(self._lwa_delay)
+        if self._lwa_down is not None:
+            if self._lwa_down == "hang":
+                await self._lwa_release.wait()
+            if self._lwa_down == "close" and request.transport is not None:
+                record(0, None)
+                request.transport.abort()
+                return web.Response()  # never reaches the client
+            record(503, None)
+            return web.Response(status=503, text="<html>Service Unavailable</html>")
+        if self._lwa_script:
+            scripted = self._lwa_script.pop(0)
+            record(scripted.status, None)
+            return _body_response(scripted.status, scripted.body, scripted.headers)
+        return None
 
     @staticmethod
     def _basic_credentials(request: web.Request) -> tuple[str, str] | _OAuthError | None:
@@ -540,7 +548,7 @@ class AmazonStandIn:
         code = param("code")
         if code is None:
             raise _missing("code")
-        # Consumed as soon as it is presented, whatever happens next (alexa-protocols.md §6).
+        # Consumed as soon as it is presented, whatever happens next (docs/alexa-protocols.md §6).
         entry = self._codes.pop(code, None)
         if client_id is None:
             raise _missing("client_id")
@@ -549,7 +557,7 @@ class AmazonStandIn:
             raise _bad_grant("code")
         if entry.redirect_uri is not None and entry.redirect_uri != redirect_uri:
             raise _bad_grant("redirect_uri")
-        # A public client (no secret) gets no refresh token (alexa-protocols.md §3).
+        # A public client (no secret) gets no refresh token (docs/alexa-protocols.md §3).
         refresh = self._new_refresh_token(client_id) if secret is not None else None
         return self._token_body(client_id, refresh)
 
@@ -617,7 +625,7 @@ class AmazonStandIn:
             parsed = None
         auth = request.headers.get("Authorization")
         if auth is not None and auth[:7].lower() == "bearer " and not auth.startswith("Bearer "):
-            # Amazon documents a 400 for a lower-case scheme (alexa-protocols.md §5).
+            # Amazon documents a 400 for a lower-case scheme (docs/alexa-protocols.md §5).
             error = alexa_error_body("INVALID_REQUEST_EXCEPTION", "Use 'Bearer' (title case)")
             return 400, error, {}, parsed
         if (

@@ -1,6 +1,6 @@
 """Logs never contain client secrets, authorization codes, tokens or Authorization headers
-(requirement 32): the whole linking flow runs with every logger at DEBUG, and no record holds
-any of them."""
+(docs/alexa-protocols.md R32): the whole linking flow runs with every logger at DEBUG, and no
+record holds any of them."""
 
 from __future__ import annotations
 

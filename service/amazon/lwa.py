@@ -1,4 +1,5 @@
-"""Client for Login with Amazon's token endpoint (RFC 6749 §4.1.3 and §6; alexa-protocols.md §3).
+"""Client for Login with Amazon's token endpoint (RFC 6749 §4.1.3 and §6;
+docs/alexa-protocols.md §3).
 
 We call LWA to turn the code Alexa hands to our reciprocal endpoint (or AcceptGrant) into the
 user's Alexa tokens, and to refresh them. Client credentials go in the form body, as Amazon's
@@ -26,7 +27,7 @@ __all__ = ["LwaError", "LwaTokens", "LwaUnavailable", "exchange_code", "refresh_
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXPIRES_IN: Final = 3600  # LWA access tokens live 60 min (alexa-protocols.md §3)
+DEFAULT_EXPIRES_IN: Final = 3600  # LWA access tokens live 60 min (docs/alexa-protocols.md §3)
 # LWA's tokens live an hour; a far larger figure is garbage (and `now + expires_in` would
 # overflow a datetime). Capping it only makes us refresh sooner than the answer said.
 MAX_EXPIRES_IN: Final = 24 * 3600
@@ -164,7 +165,7 @@ def _parse_tokens(body: dict[str, Any]) -> LwaTokens:
 
 
 def _parse_expires_in(value: object) -> int:
-    """Lenient: one Amazon sample sends ``"3600"`` as a string (alexa-protocols.md §3)."""
+    """Lenient: one Amazon sample sends ``"3600"`` as a string (docs/alexa-protocols.md §3)."""
     if value is None:
         return DEFAULT_EXPIRES_IN
     if isinstance(value, bool):  # bool is an int subclass; True is not a lifetime

@@ -1,4 +1,5 @@
-"""Amazon's regional hosts: LWA token endpoints (alexa-protocols.md §3) and Alexa API bases (§4).
+"""Amazon's regional hosts: LWA token endpoints (docs/alexa-protocols.md §3) and Alexa API
+bases (§4).
 
 A partner picks a region by name (NA/EU/FE) or gives any absolute http(s) URL (tests point
 them at the local Amazon stand-in).

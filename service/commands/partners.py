@@ -1,4 +1,4 @@
-"""`partners add|list|show|remove`: the skills whose LWA credentials we hold .
+"""`partners add|list|show|remove`: the skills whose LWA credentials we hold.
 
 Output is JSON. The LWA client secret goes in once (from a file, stdin or a prompt, never
 the command line, where `ps` would show it) and is never printed back: it is stored only

@@ -70,7 +70,7 @@ async def reciprocal_authorize(
         raise NotThePartnersClient("client_id is not a known partner")
     # The token must have been issued to the very client that claims to be the partner, or one
     # client could plant LWA tokens under another partner for the user (Amazon's sample does
-    # not check this: docs/alexa-protocols.md, sample bug 5).
+    # not check this: docs/alexa-protocols.md §2.4, SB5).
     if client_id != caller.client_id:
         raise NotThePartnersClient(
             "client_id does not match the client the access token was issued to"

@@ -5,7 +5,7 @@ one caller that takes the refresh lease for the token set it saw (an insert unde
 index in Mongo, see storage/refresh_leases.py) calls LWA; every other caller, in this process
 or another, polls until the new set appears, the link ends, or the lease records a failure.
 A lease whose holder died expires after the LWA timeout plus a few seconds, and the next
-caller takes over with the next attempt number. (alexa-protocols.md §3, requirements 23-25.)
+caller takes over with the next attempt number. (docs/alexa-protocols.md §3, R23-R25.)
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ async def _refresh(
     except lwa.LwaError as exc:
         if exc.error == "invalid_grant":
             # The user removed the permission at Amazon (or LWA dropped the grant): the tokens
-            # are dead; delete them so nobody keeps trying (requirement 25).
+            # are dead; delete them so nobody keeps trying (docs/alexa-protocols.md R25).
             await partner_tokens.end_link(
                 deps.db,
                 link.user_id,

@@ -69,6 +69,20 @@ def validate_client(client: OAuthClient) -> OAuthClient:
     unknown = client.grant_types - set(GRANT_TYPES)
     if unknown or not client.grant_types:
         raise ClientConfigError(f"grant types must be some of {', '.join(GRANT_TYPES)}")
+    _check_redirect_uris(client)
+    for scope in client.scopes:
+        if not SCOPE_TOKEN.match(scope):
+            raise ClientConfigError(f"scope {scope!r} is not a valid scope token")
+    _check_lifetimes(client)
+    if client.refresh_policy not in REFRESH_POLICIES:
+        raise ClientConfigError(f"refresh policy must be one of {', '.join(REFRESH_POLICIES)}")
+    unknown = client.permissions - set(PERMISSIONS)
+    if unknown:
+        raise ClientConfigError(f"permissions must be some of {', '.join(PERMISSIONS)}")
+    return client
+
+
+def _check_redirect_uris(client: OAuthClient) -> None:
     for uri in client.redirect_uris:
         try:
             parts = urlsplit(uri)
@@ -85,9 +99,9 @@ def validate_client(client: OAuthClient) -> OAuthClient:
             )
     if AUTHORIZATION_CODE in client.grant_types and not client.redirect_uris:
         raise ClientConfigError("the authorization_code grant needs at least one redirect URI")
-    for scope in client.scopes:
-        if not SCOPE_TOKEN.match(scope):
-            raise ClientConfigError(f"scope {scope!r} is not a valid scope token")
+
+
+def _check_lifetimes(client: OAuthClient) -> None:
     if not 0 < client.access_token_ttl <= MAX_TOKEN_TTL:
         raise ClientConfigError(
             f"access token lifetime must be positive and at most {MAX_TOKEN_TTL} seconds"
@@ -97,12 +111,6 @@ def validate_client(client: OAuthClient) -> OAuthClient:
             "refresh token lifetime must be 0 (never expires) or positive, "
             f"and at most {MAX_TOKEN_TTL} seconds"
         )
-    if client.refresh_policy not in REFRESH_POLICIES:
-        raise ClientConfigError(f"refresh policy must be one of {', '.join(REFRESH_POLICIES)}")
-    unknown = client.permissions - set(PERMISSIONS)
-    if unknown:
-        raise ClientConfigError(f"permissions must be some of {', '.join(PERMISSIONS)}")
-    return client
 
 
 def check_secret_strength(secret: str) -> None:

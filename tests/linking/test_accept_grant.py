@@ -1,5 +1,5 @@
 """POST /alexa/accept-grant: the smart-home Alexa.Authorization AcceptGrant directive
-(alexa-protocols.md §4.3), linked with the same LWA machinery as the reciprocal endpoint."""
+(docs/alexa-protocols.md §4.3), linked with the same LWA machinery as the reciprocal endpoint."""
 
 from __future__ import annotations
 

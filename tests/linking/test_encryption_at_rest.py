@@ -1,5 +1,5 @@
-"""Everything we hold for someone else is stored only encrypted (requirement 22), and key
-rotation keeps every link readable (`python -m service rekey`)."""
+"""Everything we hold for someone else is stored only encrypted (docs/alexa-protocols.md R22),
+and key rotation keeps every link readable (`python -m service rekey`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """POST /api/partner/events: smart-home events to the Event Gateway (/v3/events) by the same
-sender as profile reports (alexa-protocols.md §4.2)."""
+sender as profile reports (docs/alexa-protocols.md §4.2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Logs never contain LWA tokens, codes or secrets (requirement 32), across a link, a refresh,
-a report with a 401 retry, and failures."""
+"""Logs never contain LWA tokens, codes or secrets (docs/alexa-protocols.md R32), across a link,
+a refresh, a report with a 401 retry, and failures."""
 
 from __future__ import annotations
 

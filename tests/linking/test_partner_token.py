@@ -1,4 +1,4 @@
-"""GET|POST /api/partner/token (design.md flow 4; requirements 23-25)."""
+"""GET|POST /api/partner/token (docs/flows.md flow 4; docs/alexa-protocols.md R23-R25)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Exactly one LWA refresh however many callers ask at once, also across server processes
-(requirement 23): the refresh lease lives in Mongo, not in a process."""
+(docs/alexa-protocols.md R23): the refresh lease lives in Mongo, not in a process."""
 
 from __future__ import annotations
 

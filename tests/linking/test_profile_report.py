@@ -1,5 +1,5 @@
 """POST /api/partner/profile-report: validated, sent to the link's Alexa host with the user's
-LWA token, and Alexa's answers handled as requirement 26 says."""
+LWA token, and Alexa's answers handled as docs/alexa-protocols.md R26 says."""
 
 from __future__ import annotations
 
@@ -243,7 +243,7 @@ async def test_other_alexa_errors_are_passed_on(linking: Linking) -> None:
 
 
 async def test_report_goes_to_the_host_stored_with_the_link(linking: Linking) -> None:
-    """The regional host is the one stored with the user's link (requirement 26)."""
+    """The regional host is the one stored with the user's link (docs/alexa-protocols.md R26)."""
     await linking.link()
     await linking.db["partner_tokens"].update_one(
         {"user_id": USER_ID}, {"$set": {"alexa_api_base": "http://127.0.0.1:9"}}

@@ -1,4 +1,4 @@
-"""POST /api/reciprocal/authorize (alexa-protocols.md §2.2-2.3, requirements 17-21)."""
+"""POST /api/reciprocal/authorize (docs/alexa-protocols.md §2.2-2.3, R17-R21)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ RECIPROCAL_GRANT = "reciprocal_authorization_code"
 
 
 def profile_report(**changes: Any) -> dict[str, Any]:
-    """The seed's report (alexa-protocols.md §4.1), with top-level fields replaced."""
+    """The seed's report (docs/alexa-protocols.md §4.1), with top-level fields replaced."""
     report: dict[str, Any] = {
         "messageId": "2a6f8f0e-0000-4000-8000-0000000000aa",
         "profiles": [
