@@ -21,6 +21,7 @@ from joserfc.jwk import KeySet
 from keycloak.exceptions import KeycloakError
 
 from keycloak import KeycloakOpenID
+from service.errors import ServiceError
 from service.models.identity import User
 from service.settings import Settings
 
@@ -30,19 +31,23 @@ ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256"]
 LEEWAY = 30
 
 
-class OidcError(Exception):
-    """Login through Keycloak failed; `message` is safe to show to the person logging in."""
+class OidcError(ServiceError):
+    """Login through Keycloak failed; the description is safe to show to the person logging
+    in."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    error = "login_failed"
+    status = 400
 
 
 class KeycloakUnavailable(OidcError):
-    def __init__(self) -> None:
-        super().__init__(
-            "The login service (Keycloak) is not reachable right now. Try again shortly."
-        )
+    error = "temporarily_unavailable"
+    status = 503
+    default_description = (
+        "The login service (Keycloak) is not reachable right now. Try again shortly."
+    )
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "Retry-After": "5"}
 
 
 @dataclass(frozen=True)

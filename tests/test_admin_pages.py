@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestServer
 
 from service.storage import clients as client_store
 from service.storage import partners as partner_store
-from service.web.appkeys import DB
+from service.web.appkeys import DB, KEYRING
 from tests.support.browser import Browser
 from tests.support.fixture_types import BrowserFactory
 from tests.support.oauth import create_client, exchange_data, get_code, token_request
@@ -123,7 +123,6 @@ async def test_partner_secret_is_never_shown(
     await browser.submit(edit, edit.form(action="/admin/partners"), lwa_client_secret="")
     again = await partner_store.get(server.app[DB], "skill-partner")
     assert again is not None
-    from service.web.appkeys import KEYRING
 
     assert again.lwa_client_secret.open(server.app[KEYRING]) == secret
 

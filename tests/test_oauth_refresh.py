@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 
 from service.models.oauth import OAuthClient
+from service.oauth.clients import settings_of, update_client
 from service.web.appkeys import DB
 from tests.support.oauth import (
     Answer,
@@ -165,8 +166,6 @@ async def test_client_without_refresh_grant_cannot_refresh(
     db = server.app[DB]
     client, secret = await create_client(db)
     tokens = await issue_tokens(db, client, user_id="u-1", username="user")
-    from service.oauth.clients import settings_of, update_client
-
     settings = {**settings_of(client), "grant_types": frozenset({"authorization_code"})}
     await update_client(db, client.client_id, actor="test", **settings)
     answer = await _refresh(base_url, client, secret, tokens["refresh_token"])

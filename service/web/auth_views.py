@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp_session import Session
 
 from service import logins
-from service.errors import BadRequest, Unavailable
-from service.keycloak_oidc import KeycloakUnavailable, OidcError
+from service.errors import BadRequest
+from service.keycloak_oidc import OidcError
 from service.web.appkeys import DB, OIDC, SETTINGS
 from service.web.redirects import redirect_off_site
 from service.web.session import (
@@ -40,15 +40,12 @@ def _pending_states(session: Session) -> list[str]:
 async def login(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     attempt = logins.new_attempt(safe_next(request.query.get("next")))
-    try:
-        url = await request.app[OIDC].authorization_url(
-            redirect_uri=_callback_url(request),
-            state=attempt.state,
-            nonce=attempt.nonce,
-            code_challenge=logins.code_challenge(attempt),
-        )
-    except OidcError as exc:
-        raise Unavailable(exc.message) from None
+    url = await request.app[OIDC].authorization_url(  # KeycloakUnavailable: a 503 page
+        redirect_uri=_callback_url(request),
+        state=attempt.state,
+        nonce=attempt.nonce,
+        code_challenge=logins.code_challenge(attempt),
+    )
     await logins.save(request.app[DB], attempt)
     # Several tabs may be logging in at once: each callback finds its own state here.
     pending = _pending_states(session)[-(MAX_PENDING_LOGINS - 1) :]
@@ -84,11 +81,9 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
             code_verifier=pending.verifier,
             nonce=pending.nonce,
         )
-    except OidcError as exc:
-        log.info("login callback refused: %s", exc.message)
-        if isinstance(exc, KeycloakUnavailable):
-            raise Unavailable(exc.message) from None
-        raise BadRequest(exc.message) from None
+    except OidcError as exc:  # a readable page (503 when Keycloak does not answer)
+        log.info("login callback refused: %s", exc.description)
+        raise
     await start_user_session(request, result.user, result.refresh_token)
     if others:  # other tabs still on their way through Keycloak
         (await get_session(request))[PENDING_LOGIN] = others
