@@ -24,11 +24,17 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 from bench.loadgen import Result, combine, run_load
+from bench.scale import run_scale
+from service.clock import utcnow
+from service.crypto import KeyRing
 from service.models.identity import User
-from service.oauth import authorize
-from service.oauth.clients import register_client
-from service.oauth.token import issue_tokens
+from service.models.oauth import TokenGrant
+from service.oauth import authorize, token, token_format
+from service.oauth.clients import ClientDirectory, register_client
+from service.oauth.deps import OAuthDeps
 from service.oauth.token_values import new_grant_id
+from service.settings import generate_key
+from service.storage import token_grants
 from tests.support.oauth import basic_auth
 from tests.support.stack import free_port, load_stack_env
 
@@ -37,12 +43,16 @@ KEYCLOAK_BENCH_CLIENT = ("bench-client", "dev-bench-secret")  # realm file, dev 
 
 
 def start_service(
-    stack: dict[str, str], port: int, db: str, workers: int
+    stack: dict[str, str], port: int, db: str, workers: int, keys: str
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         **stack,
         "ALS_ENV": "dev",
+        # The same keys in every worker: each one signs and checks the tokens.
+        "ALS_ENCRYPTION_KEYS": f"bench:{generate_key()}",
+        "ALS_TOKEN_KEYS": keys,
+        "ALS_SESSION_KEY": generate_key(),
         "ALS_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "ALS_PORT": str(port),
         "ALS_MONGODB_DB": db,
@@ -67,10 +77,11 @@ async def wait_healthy(url: str, seconds: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-async def prepare(uri: str, db_name: str, codes: int) -> dict[str, Any]:
+async def prepare(uri: str, db_name: str, codes: int, keys: str) -> dict[str, Any]:
     """A client, refresh and access tokens for 50 users, and `codes` authorization codes."""
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
     db = mongo[db_name]
+    deps = OAuthDeps(db, KeyRing.parse(keys), ClientDirectory(0))
     client, secret = await register_client(
         db,
         actor="bench",
@@ -81,15 +92,20 @@ async def prepare(uri: str, db_name: str, codes: int) -> dict[str, Any]:
     )
     refresh, access = [], []
     for i in range(50):
-        pair = await issue_tokens(
+        now = token_format.minted_at_precision(utcnow())
+        grant, _ = await token_grants.insert(
             db,
-            client,
-            user_id=f"user-{i}",
-            username=f"user{i}",
-            scope=frozenset({"profile"}),
-            grant_id=new_grant_id(),
-            with_refresh=True,
+            TokenGrant(
+                grant_id=new_grant_id(),
+                client_id=client.client_id,
+                user_id=f"user-{i}",
+                username=f"user{i}",
+                scopes=frozenset({"profile"}),
+                created_at=now,
+            ),
         )
+        pair = token.issue(deps, client, grant, scope=grant.scopes, with_refresh=True, now=now)
+        assert pair.refresh_token is not None
         refresh.append(pair.refresh_token)
         access.append(pair.access_token)
     request = await authorize.validate(
@@ -144,12 +160,33 @@ async def main(args: argparse.Namespace) -> None:
     port = free_port()
     db_name = f"als_bench_{uuid.uuid4().hex[:8]}"
     base = f"http://127.0.0.1:{port}"
-    data = await prepare(stack["ALS_MONGODB_URI"], db_name, codes=args.codes)
-    proc = start_service(stack, port, db_name, args.workers)
+    keys = f"bench:{KeyRing.generate_key()}"
+    codes = 0 if args.scale else args.codes
+    data = await prepare(stack["ALS_MONGODB_URI"], db_name, codes=codes, keys=keys)
+    proc = start_service(stack, port, db_name, args.workers, keys)
     results: list[Result] = []
     try:
         await wait_healthy(f"{base}/healthz")
         auth = {"Authorization": basic_auth(data["client_id"], data["secret"])}
+        if args.scale:
+            print(
+                f"# scale mode: concurrency {args.concurrency}, {args.duration:.0f} s per load, "
+                f"service with {args.workers} worker(s), {os.cpu_count()} cores",
+                flush=True,
+            )
+            await run_scale(
+                uri=stack["ALS_MONGODB_URI"],
+                db_name=db_name,
+                base=base,
+                client_id=data["client_id"],
+                auth=auth,
+                token_keys=keys,
+                sizes=args.scale,
+                concurrency=args.concurrency,
+                duration=args.duration,
+                out=lambda line: print(line, flush=True),
+            )
+            return
         refresh_cycle = itertools.cycle(data["refresh"])
         access_cycle = itertools.cycle(data["access"])
         codes = iter(data["codes"])
@@ -182,6 +219,13 @@ async def main(args: argparse.Namespace) -> None:
         async def ours_me(session: aiohttp.ClientSession) -> int:
             headers = {"Authorization": f"Bearer {next(access_cycle)}"}
             async with session.get(f"{base}/api/me", headers=headers) as resp:
+                await resp.read()
+                return resp.status
+
+        async def ours_introspect(session: aiohttp.ClientSession) -> int:
+            async with session.post(
+                f"{base}/oauth/introspect", headers=auth, data={"token": next(access_cycle)}
+            ) as resp:
                 await resp.read()
                 return resp.status
 
@@ -235,6 +279,11 @@ async def main(args: argparse.Namespace) -> None:
         me = await run_load("ours: GET /api/me", ours_me, concurrency=c, duration=d)
         results.append(me)
         print(me.line(), flush=True)
+        introspected = await run_load(
+            "ours: /oauth/introspect", ours_introspect, concurrency=c, duration=d
+        )
+        results.append(introspected)
+        print(introspected.line(), flush=True)
         print(
             f"refresh throughput ours/Keycloak: {ours.rps / kc.rps:.2f}x   "
             f"p99 ours {ours.percentile(99):.1f} ms vs Keycloak {kc.percentile(99):.1f} ms"
@@ -254,4 +303,11 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="alternating refresh rounds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--codes", type=int, default=3000)
+    parser.add_argument(
+        "--scale",
+        type=lambda text: [int(n) for n in text.split(",")],
+        metavar="N,N,…",
+        help="instead: refresh and introspection with this many grants stored, e.g. "
+        "10000,100000,1000000",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Writes (once) the dev-mode settings for `make run`, with keys generated on this machine and
-# kept in the cache dir so that encrypted data and sessions survive restarts.
+# Writes the dev-mode settings for `make run` once, with keys generated on this machine (by
+# `als keys generate`, in the venv that install.sh made) and kept in the cache dir so that
+# encrypted data, sessions and tokens survive restarts. Every worker of `make run` must see
+# the same keys, so a key the file lacks (a key ring added since it was written) is added.
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${ALS_CACHE:-$HOME/.cache/alexa-linking}
 FILE=$CACHE/dev.env
+umask 077
+mkdir -p "$CACHE"
 if [ ! -f "$FILE" ]; then
-    key() { python3 -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))'; }
-    umask 077
-    cat >"$FILE" <<EOT
+    cat >"$FILE.tmp" <<EOT
 export ALS_ENV=dev
 export ALS_PUBLIC_URL=http://127.0.0.1:8080
-export ALS_SESSION_KEY=$(key)
-export ALS_ENCRYPTION_KEYS=dev1:$(key)
 export ALS_KEYCLOAK_CLIENT_SECRET=dev-service-secret-change-me
 EOT
+    mv "$FILE.tmp" "$FILE"
 fi
+keys=$("$ROOT/.venv/bin/python" -m service keys generate --kid dev1)
+while IFS= read -r line; do
+    grep -q "^export ${line%%=*}=" "$FILE" || echo "export $line" >>"$FILE"
+done <<<"$keys"
 echo "$FILE"

@@ -208,8 +208,12 @@ case "${1:-}" in
     up)
         start_mongo &
         mongo_job=$!
+        # Caddy, the TLS proxy of tests/test_tls_proxy.py: built once per machine (scripts/caddy.sh).
+        bash "$ROOT/scripts/caddy.sh" install >/dev/null &
+        caddy_job=$!
         start_keycloak
         wait "$mongo_job"
+        wait "$caddy_job" || log "Caddy could not be built: the TLS tests will fail, saying why"
         write_env
         ;;
     down)

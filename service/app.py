@@ -13,6 +13,8 @@ from aiohttp import web
 
 from service import contexts, wiring
 from service.crypto import KeyRing
+from service.oauth.clients import ClientDirectory
+from service.resources import templates_dir
 from service.settings import Settings
 from service.web import (
     account_views,
@@ -27,12 +29,14 @@ from service.web import (
     openapi,
     partner_api_views,
 )
-from service.web.appkeys import KEYRING, SETTINGS, UNLINK_HOOKS
+from service.web.appkeys import CLIENTS, KEYRING, SETTINGS, TOKEN_KEYS, UNLINK_HOOKS
 from service.web.errors import error_middleware
+from service.web.proxy import trusted_proxy_middleware
+from service.web.request_id import request_id_middleware
 from service.web.security import security_headers_middleware
 from service.web.session import session_middleware
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES: Path = templates_dir()  # in the package of a wheel, else the checkout's templates/
 
 ROUTES = [
     # Pages for people: login through Keycloak, the account page, the admin pages.
@@ -95,7 +99,6 @@ ROUTES = [
     # Operations.
     web.get("/healthz", health_views.healthz, name="healthz"),
     web.get("/readyz", health_views.readyz, name="readyz"),
-    web.get("/metrics", metrics.metrics_view, name="metrics"),
     web.get("/openapi.json", openapi.openapi, name="openapi"),
 ]
 
@@ -103,6 +106,14 @@ ROUTES = [
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
+            # Outermost: every answer, the error pages included, carries X-Request-Id, and
+            # every log record written while handling the request carries its id.
+            request_id_middleware,
+            # Next: the caller's address and scheme behind our TLS proxy (ALS_TRUSTED_PROXIES)
+            # for all inside it; it marks the request aiohttp's access log is given, so no
+            # middleware before it may clone the request.
+            trusted_proxy_middleware(settings),
+            # Prometheus metrics are served on their own port (ALS_METRICS_PORT), not here.
             metrics.metrics_middleware,
             # Outside the error middleware, so the error pages and JSON errors it makes
             # (404, 405, 413, 500) carry the security headers too.
@@ -113,9 +124,10 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=256 * 1024,
     )
     app[SETTINGS] = settings
-    app[metrics.METRICS] = metrics.Metrics()
     app[KEYRING] = KeyRing.parse(settings.encryption_keys)
+    app[TOKEN_KEYS] = KeyRing.parse(settings.token_keys)
     app[UNLINK_HOOKS] = wiring.unlink_hooks()
+    app[CLIENTS] = ClientDirectory(settings.client_cache_seconds)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),

@@ -8,6 +8,8 @@ They are sealed with AES-256-GCM (authenticated, so tampering is detected) under
 * the first key is the primary and encrypts; every key decrypts, so keys rotate by prepending
   a new one, re-encrypting (``is_current`` finds stale rows), then dropping the old one;
 * ciphertext format ``v1.<kid>.<urlsafe-b64(nonce12 || ciphertext || tag16)>``;
+* each key also yields, by HKDF, an HMAC-SHA256 key with the same id (`sign`/`verify`): the
+  MAC that makes our access and refresh tokens self-validating (`service.oauth.token_format`);
 * a caller-chosen ``context`` (e.g. ``"partner_tokens:<user>:<partner>:access"``) is the
   associated data, so a ciphertext copied into another record or field fails to decrypt.
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Mapping
@@ -25,7 +29,9 @@ from types import MappingProxyType
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = ["KeyRing", "KeyRingError"]
 
@@ -56,12 +62,21 @@ def _b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _derive_mac_key(key: bytes) -> bytes:
+    """A MAC key of its own for each encryption key (RFC 5869 HKDF), so one secret per key id
+    serves both purposes without using the same key for two algorithms."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"als token mac v1").derive(
+        key
+    )
+
+
 class KeyRing:
     """An immutable set of AES-256-GCM keys; the primary one encrypts, all of them decrypt."""
 
-    __slots__ = ("_ciphers", "_primary")
+    __slots__ = ("_ciphers", "_macs", "_primary")
 
     _ciphers: Mapping[str, AESGCM]
+    _macs: Mapping[str, bytes]
     _primary: str
 
     def __init__(self, keys: Mapping[str, bytes], primary: str) -> None:
@@ -71,6 +86,7 @@ class KeyRing:
         if primary not in keys:
             raise KeyRingError(f"primary key id {primary!r} is not in the ring")
         ciphers: dict[str, AESGCM] = {}
+        macs: dict[str, bytes] = {}
         ordered = [primary, *(kid for kid in keys if kid != primary)]
         for kid in ordered:
             key = keys[kid]
@@ -79,7 +95,9 @@ class KeyRing:
             if len(key) != _KEY_BYTES:
                 raise KeyRingError(f"key {kid!r} must be {_KEY_BYTES} bytes, got {len(key)}")
             ciphers[kid] = AESGCM(key)
+            macs[kid] = _derive_mac_key(key)
         object.__setattr__(self, "_ciphers", MappingProxyType(ciphers))
+        object.__setattr__(self, "_macs", MappingProxyType(macs))
         object.__setattr__(self, "_primary", primary)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -169,6 +187,17 @@ class KeyRing:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             raise KeyRingError("decrypted data is not UTF-8 text") from None
+
+    def sign(self, data: bytes) -> tuple[str, bytes]:
+        """An HMAC-SHA256 tag of `data` under the primary key's MAC key, with that key's id."""
+        return self._primary, hmac.new(self._macs[self._primary], data, hashlib.sha256).digest()
+
+    def verify(self, kid: str, data: bytes, tag: bytes) -> bool:
+        """Whether `tag` is the MAC of `data` under key `kid` (False for an unknown key id)."""
+        key = self._macs.get(kid)
+        if key is None:
+            return False
+        return hmac.compare_digest(hmac.new(key, data, hashlib.sha256).digest(), tag)
 
     def is_current(self, token: str) -> bool:
         """Whether ``token`` is sealed under the primary key; False for malformed tokens too,

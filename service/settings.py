@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from urllib.parse import urlsplit
 
 from service.crypto import KeyRing, KeyRingError
@@ -31,6 +32,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
     port: int = 8080
+    # Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto are believed.
+    trusted_proxies: str = ""
     keycloak_url: str = "http://127.0.0.1:8180"
     keycloak_realm: str = "alexa-linking"
     keycloak_client_id: str = "account-linking-service"
@@ -41,12 +44,17 @@ class Settings:
     session_key: str = field(default="", repr=False)
     session_max_age: int = 8 * 3600
     encryption_keys: str = field(default="", repr=False)
+    token_keys: str = field(default="", repr=False)  # our tokens' MAC keys: kid:key, newest first
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 0
     code_ttl: int = 300
     lwa_timeout: float = 3.0
     alexa_timeout: float = 5.0
+    client_cache_seconds: float = 5.0  # how long a process trusts a client registration it read
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464  # Prometheus /metrics on its own port; 0 = not served
 
     @property
     def dev(self) -> bool:
@@ -65,6 +73,21 @@ class Settings:
         return self.public_base + path
 
     @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """ALS_TRUSTED_PROXIES parsed: the peers whose forwarding headers we believe."""
+        networks = []
+        for entry in (part.strip() for part in self.trusted_proxies.split(",")):
+            if not entry:
+                continue
+            try:
+                networks.append(ip_network(entry))
+            except ValueError:
+                raise SettingsError(
+                    f"ALS_TRUSTED_PROXIES: {entry!r} is not an IP address or network (CIDR)"
+                ) from None
+        return tuple(networks)
+
+    @property
     def session_key_bytes(self) -> bytes:
         return _decode_key(self.session_key, "ALS_SESSION_KEY")
 
@@ -76,13 +99,19 @@ class Settings:
         if self.env not in ("dev", "production"):
             raise SettingsError("ALS_ENV must be 'dev' or 'production'")
         self._check_urls()
+        self.trusted_proxy_networks  # noqa: B018 - validates ALS_TRUSTED_PROXIES
         self._check_lifetimes()
+        self._check_observability()
         settings = self._with_dev_secrets() if self.dev else self._checked_for_production()
         settings.session_key_bytes  # noqa: B018 - validates the key's shape
-        try:
-            KeyRing.parse(settings.encryption_keys)
-        except KeyRingError as exc:
-            raise SettingsError(f"ALS_ENCRYPTION_KEYS: {exc}") from None
+        for name, spec in (
+            ("ALS_ENCRYPTION_KEYS", settings.encryption_keys),
+            ("ALS_TOKEN_KEYS", settings.token_keys),
+        ):
+            try:
+                KeyRing.parse(spec)
+            except KeyRingError as exc:
+                raise SettingsError(f"{name}: {exc}") from None
         return settings
 
     def _check_urls(self) -> None:
@@ -106,6 +135,16 @@ class Settings:
             raise SettingsError("ALS_CODE_TTL must be at most 600 seconds (RFC 6749 §4.1.2)")
         if self.refresh_token_ttl < 0:
             raise SettingsError("ALS_REFRESH_TOKEN_TTL must be 0 (never expires) or positive")
+        if not 0 <= self.client_cache_seconds <= 300:
+            raise SettingsError("ALS_CLIENT_CACHE_SECONDS must be between 0 and 300")
+
+    def _check_observability(self) -> None:
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("ALS_LOG_FORMAT must be 'text' or 'json'")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError("ALS_METRICS_PORT must be a port number, or 0 to serve no metrics")
+        if self.metrics_port == self.port:
+            raise SettingsError("ALS_METRICS_PORT must differ from ALS_PORT (metrics stay private)")
 
     def _with_dev_secrets(self) -> Settings:
         settings = self
@@ -113,6 +152,8 @@ class Settings:
             settings = replace(settings, session_key=generate_key())
         if not self.encryption_keys:
             settings = replace(settings, encryption_keys="dev:" + generate_key())
+        if not self.token_keys:
+            settings = replace(settings, token_keys="dev:" + generate_key())
         if not self.keycloak_client_secret:
             settings = replace(settings, keycloak_client_secret=DEV_KEYCLOAK_SECRET)
         return settings
@@ -126,6 +167,8 @@ class Settings:
             raise SettingsError("ALS_SESSION_KEY is required (32 random bytes, urlsafe base64)")
         if not self.encryption_keys:
             raise SettingsError("ALS_ENCRYPTION_KEYS is required (kid:key, newest first)")
+        if not self.token_keys:
+            raise SettingsError("ALS_TOKEN_KEYS is required (kid:key, newest first)")
         return self
 
 
@@ -150,8 +193,10 @@ _INT_FIELDS = {
     "access_token_ttl",
     "refresh_token_ttl",
     "code_ttl",
+    "metrics_port",
 }
-_FLOAT_FIELDS = {"keycloak_timeout", "lwa_timeout", "alexa_timeout"}
+_FLOAT_FIELDS = {"keycloak_timeout", "lwa_timeout", "alexa_timeout", "client_cache_seconds"}
+_EMPTY_MEANS_ZERO = {"metrics_port"}  # ALS_METRICS_PORT= (empty) turns metrics off, as 0 does
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -162,6 +207,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raw = env.get(PREFIX + name.upper())
         if raw is None and name == "mongodb_uri":
             raw = env.get("MONGODB_URI")
+        if raw == "" and name in _EMPTY_MEANS_ZERO:
+            raw = "0"
         if raw is None or raw == "":
             continue
         try:
@@ -174,3 +221,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             raise SettingsError(f"{PREFIX}{name.upper()} must be a number") from None
     return Settings(**values).validate()  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the database is, and nothing else: what the read-only admin commands need."""
+
+    mongodb_uri: str = field(default=Settings.mongodb_uri, repr=False)
+    mongodb_db: str = Settings.mongodb_db
+
+
+def load_database_settings(environ: Mapping[str, str] | None = None) -> DatabaseSettings:
+    """Read only ``ALS_MONGODB_URI`` (or ``MONGODB_URI``) and ``ALS_MONGODB_DB``, as
+    `load_settings` reads them. For commands that only read the database (`clients list`,
+    `partners show` …): they run in production without the server's secrets and public URL."""
+    env = os.environ if environ is None else environ
+    uri = env.get(PREFIX + "MONGODB_URI")
+    if uri is None:
+        uri = env.get("MONGODB_URI")
+    return DatabaseSettings(
+        mongodb_uri=uri or DatabaseSettings.mongodb_uri,
+        mongodb_db=env.get(PREFIX + "MONGODB_DB") or DatabaseSettings.mongodb_db,
+    )

@@ -17,9 +17,15 @@ from service.oauth import secret_hashing
 from service.settings import Settings
 from service.web.appkeys import SETTINGS
 from tests.support.browser import Browser
-from tests.support.stack import load_stack_env, mongo_answers, pick_test_port
+from tests.support.stack import (
+    CLIENT_CACHE_SECONDS,
+    load_stack_env,
+    mongo_answers,
+    pick_test_port,
+)
 
 STACK = load_stack_env()
+
 # Hundreds of clients are made in a run; bcrypt's lowest cost keeps that quick. The cost is
 # stored in each hash, so checking is the same code as in production (cost 10).
 secret_hashing.BCRYPT_ROUNDS = 4
@@ -47,6 +53,7 @@ async def settings(db_name: str) -> AsyncIterator[Settings]:
         keycloak_realm=STACK.get("ALS_KEYCLOAK_REALM", "alexa-linking"),
         mongodb_uri=STACK["ALS_MONGODB_URI"],
         mongodb_db=db_name,
+        client_cache_seconds=CLIENT_CACHE_SECONDS,
     ).validate()
     yield settings
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)

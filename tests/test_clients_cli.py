@@ -3,6 +3,7 @@ the test server uses."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from service.storage import clients as client_store
 from service.web.appkeys import DB
 from tests.support.cli import cli
 from tests.support.oauth import basic_auth, post
+from tests.support.stack import CLIENT_CACHE_SECONDS
 
 
 async def _client_credentials(base_url: str, client_id: str, secret: str) -> int:
@@ -161,6 +163,7 @@ async def test_rotate_secret_replaces_the_old_one(
     assert rotated.returncode == 0
     new = json.loads(rotated.stdout)["client_secret"]
     assert new != created["client_secret"]
+    await asyncio.sleep(CLIENT_CACHE_SECONDS)  # the server trusts what it read this long
     assert (
         await _client_credentials(base_url, created["client_id"], created["client_secret"]) == 401
     )

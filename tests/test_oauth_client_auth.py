@@ -174,7 +174,7 @@ async def test_grant_not_allowed_for_client_is_unauthorized_client(
 async def test_helper_token_matches_endpoint_token(server: TestServer) -> None:
     db = server.app[DB]
     client, _ = await create_client(db, grant_types=["client_credentials"], scopes=[])
-    assert len(await client_credentials_token(db, client)) >= 43
+    assert len(await client_credentials_token(server.app, client)) >= 43
 
 
 async def test_an_edit_made_from_an_older_copy_keeps_a_rotated_secret(

@@ -28,7 +28,9 @@ async def _introspect(base_url: str, client_id: str, secret: str, token: str) ->
 async def test_active_access_token_is_described(server: TestServer, base_url: str) -> None:
     db = server.app[DB]
     client, secret = await create_client(db)
-    tokens = await issue_tokens(db, client, user_id="kc-1", username="user", scope="profile")
+    tokens = await issue_tokens(
+        server.app, client, user_id="kc-1", username="user", scope="profile"
+    )
     body = await _introspect(base_url, client.client_id, secret, tokens["access_token"])
     now = int(time.time())
     assert body["active"] is True
@@ -44,7 +46,7 @@ async def test_resource_server_with_introspect_permission_sees_other_clients_tok
 ) -> None:
     db = server.app[DB]
     alexa, _ = await create_client(db)
-    tokens = await issue_tokens(db, alexa, user_id="kc-1", username="user")
+    tokens = await issue_tokens(server.app, alexa, user_id="kc-1", username="user")
     skill, skill_secret = await create_client(
         db,
         name="Skill backend",
@@ -64,7 +66,7 @@ async def test_resource_server_with_introspect_permission_sees_other_clients_tok
 async def test_revoked_unknown_and_refresh_tokens(server: TestServer, base_url: str) -> None:
     db = server.app[DB]
     client, secret = await create_client(db)
-    tokens = await issue_tokens(db, client, user_id="kc-1", username="user")
+    tokens = await issue_tokens(server.app, client, user_id="kc-1", username="user")
     refresh = await _introspect(base_url, client.client_id, secret, tokens["refresh_token"])
     assert refresh["active"] is True and "exp" not in refresh  # never expires
     assert await _introspect(base_url, client.client_id, secret, "nope") == {"active": False}

@@ -1,13 +1,16 @@
 """Logs never contain client secrets, authorization codes, tokens or Authorization headers
 (docs/alexa-protocols.md R32): the whole linking flow runs with every logger at DEBUG, and no
-record holds any of them."""
+record holds any of them, neither as recorded nor as written in either format (ALS_LOG_FORMAT
+text or json)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -16,6 +19,7 @@ import pytest
 from service.web.appkeys import DB, SETTINGS
 from service.web.logging_setup import AccessLogger, RedactingFilter, RedactingFormatter, redact
 from tests.support.browser import Browser
+from tests.support.logs import formatted_logs, json_lines
 from tests.support.oauth import (
     basic_auth,
     create_client,
@@ -26,8 +30,19 @@ from tests.support.oauth import (
 )
 
 
+@pytest.fixture(params=["text", "json"])
+def written(request: pytest.FixtureRequest) -> Iterator[tuple[str, io.StringIO]]:
+    """The log as the server writes it, in each format."""
+    with formatted_logs(request.param) as out:
+        yield request.param, out
+
+
 async def test_linking_flow_logs_no_secrets(
-    aiohttp_server: Any, make_app: Any, browser: Browser, caplog: pytest.LogCaptureFixture
+    aiohttp_server: Any,
+    make_app: Any,
+    browser: Browser,
+    caplog: pytest.LogCaptureFixture,
+    written: tuple[str, io.StringIO],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app = make_app()
@@ -102,6 +117,18 @@ async def test_linking_flow_logs_no_secrets(
     assert "Authorization" not in text
     assert "/oauth/token" in text  # the access log was captured, without bodies
     assert "authorization code replayed" in text  # and our own warnings
+
+    log_format, out = written
+    output = out.getvalue()
+    for value in secrets_seen:
+        assert value not in output, f"a secret was written in the {log_format} log"
+    assert "Authorization" not in output
+    assert "authorization code replayed" in output
+    if log_format == "json":
+        entries = json_lines(out)
+        access = [e for e in entries if e["logger"] == "aiohttp.access"]
+        assert {e["route"] for e in access} >= {"/oauth/token", "/api/me"}
+        assert all(len(e["request_id"]) == 32 for e in access)  # made up: none was sent
 
 
 def test_redacting_filter_masks_what_slips_through() -> None:

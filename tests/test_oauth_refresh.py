@@ -39,7 +39,11 @@ async def _linked(
     db = server.app[DB]
     client, secret = await create_client(db, **client_fields)
     tokens = await issue_tokens(
-        db, client, user_id="u-1", username="user", scope="profile alexa::health:profile:write"
+        server.app,
+        client,
+        user_id="u-1",
+        username="user",
+        scope="profile alexa::health:profile:write",
     )
     return client, secret, tokens
 
@@ -118,7 +122,7 @@ async def test_expired_refresh_token_is_invalid_grant(server: TestServer, base_u
 async def test_refresh_may_narrow_but_not_widen_scope(server: TestServer, base_url: str) -> None:
     db = server.app[DB]
     client, secret = await create_client(db)
-    tokens = await issue_tokens(db, client, user_id="u-1", username="user", scope="profile")
+    tokens = await issue_tokens(server.app, client, user_id="u-1", username="user", scope="profile")
     narrowed = await _refresh(base_url, client, secret, tokens["refresh_token"], scope="profile")
     assert narrowed.status == 200 and narrowed.body["scope"] == "profile"
     widened = await _refresh(
@@ -165,7 +169,7 @@ async def test_client_without_refresh_grant_cannot_refresh(
 ) -> None:
     db = server.app[DB]
     client, secret = await create_client(db)
-    tokens = await issue_tokens(db, client, user_id="u-1", username="user")
+    tokens = await issue_tokens(server.app, client, user_id="u-1", username="user")
     settings = {**settings_of(client), "grant_types": frozenset({"authorization_code"})}
     await update_client(db, client.client_id, actor="test", **settings)
     answer = await _refresh(base_url, client, secret, tokens["refresh_token"])
@@ -194,7 +198,7 @@ async def test_revoking_a_successor_at_its_first_use_holds(
 
 async def _linked_again(server: TestServer, client: OAuthClient) -> dict[str, Any]:
     return await issue_tokens(
-        server.app[DB],
+        server.app,
         client,
         user_id="u-1",
         username="user",

@@ -9,20 +9,20 @@ from aiohttp.test_utils import TestServer
 
 from service.oauth.access import authenticate_access_token
 from service.oauth.errors import InvalidToken
-from service.web.appkeys import DB
+from service.web.appkeys import DB, TOKEN_KEYS
 from tests.support.oauth import basic_auth, create_client, issue_tokens, post, token_request
 
 
 async def _setup(server: TestServer) -> tuple[Any, str, dict[str, Any]]:
     db = server.app[DB]
     client, secret = await create_client(db)
-    tokens = await issue_tokens(db, client, user_id="u-1", username="user")
+    tokens = await issue_tokens(server.app, client, user_id="u-1", username="user")
     return client, secret, tokens
 
 
 async def _active(server: TestServer, access_token: str) -> bool:
     try:
-        await authenticate_access_token(server.app[DB], access_token)
+        await authenticate_access_token(server.app[DB], server.app[TOKEN_KEYS], access_token)
     except InvalidToken:
         return False
     return True

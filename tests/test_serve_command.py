@@ -7,7 +7,12 @@ import signal
 import time
 from pathlib import Path
 
+import aiohttp
+from aiohttp.test_utils import TestServer
+
 from service.settings import Settings
+from service.web.appkeys import DB
+from tests.support.oauth import create_client, token_request
 from tests.support.processes import ServiceProcess
 
 
@@ -58,5 +63,39 @@ async def test_a_dead_worker_stops_the_server_so_it_can_be_restarted(settings: S
             time.sleep(0.1)
         assert service.returncode() == 1
         assert not _alive(second)
+    finally:
+        service.stop()
+
+
+async def test_dev_workers_share_the_keys_they_made_up(
+    settings: Settings, server: TestServer
+) -> None:
+    """In dev mode without configured keys, the server makes them up once for all its workers:
+    a token one worker issued is accepted by every other."""
+    client, secret = await create_client(
+        server.app[DB], grant_types=["client_credentials"], scopes=[]
+    )
+    unset = {"ALS_SESSION_KEY": "", "ALS_ENCRYPTION_KEYS": "", "ALS_TOKEN_KEYS": ""}
+    service = ServiceProcess(settings, workers=2, **unset)
+    await service.start()
+    try:
+        statuses = []
+        for _ in range(20):  # a new connection each time: the kernel spreads them over workers
+            answer = await token_request(
+                service.base_url,
+                {"grant_type": "client_credentials"},
+                client_id=client.client_id,
+                secret=secret,
+            )
+            assert answer.status == 200
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    f"{service.base_url}/api/me",
+                    headers={"Authorization": f"Bearer {answer.body['access_token']}"},
+                ) as resp,
+            ):
+                statuses.append(resp.status)
+        assert statuses == [200] * 20
     finally:
         service.stop()

@@ -18,6 +18,7 @@ GOOD_PRODUCTION = {
     "ALS_KEYCLOAK_CLIENT_SECRET": "a-long-and-random-client-secret",
     "ALS_SESSION_KEY": generate_key(),
     "ALS_ENCRYPTION_KEYS": "k1:" + generate_key(),
+    "ALS_TOKEN_KEYS": "t1:" + generate_key(),
 }
 
 
@@ -34,6 +35,8 @@ def test_production_settings_load() -> None:
         ({"ALS_SESSION_KEY": "short"}, "ALS_SESSION_KEY"),
         ({"ALS_ENCRYPTION_KEYS": ""}, "ALS_ENCRYPTION_KEYS"),
         ({"ALS_ENCRYPTION_KEYS": "k1:tooshort"}, "ALS_ENCRYPTION_KEYS"),
+        ({"ALS_TOKEN_KEYS": ""}, "ALS_TOKEN_KEYS"),
+        ({"ALS_TOKEN_KEYS": "t1:tooshort"}, "ALS_TOKEN_KEYS"),
         (
             {"ALS_KEYCLOAK_CLIENT_SECRET": "dev-service-secret-change-me"},
             "ALS_KEYCLOAK_CLIENT_SECRET",
@@ -92,5 +95,10 @@ def test_every_setting_is_documented_and_in_compose() -> None:
         var = "ALS_" + name.upper()
         assert f"`{var}`" in readme, f"{var} missing from README.md"
         assert re.search(rf"^{var}=", example, re.M), f"{var} missing from .env.example"
-    for required in ("ALS_KEYCLOAK_CLIENT_SECRET", "ALS_SESSION_KEY", "ALS_ENCRYPTION_KEYS"):
+    for required in (
+        "ALS_KEYCLOAK_CLIENT_SECRET",
+        "ALS_SESSION_KEY",
+        "ALS_ENCRYPTION_KEYS",
+        "ALS_TOKEN_KEYS",
+    ):
         assert re.search(rf"\${{{required}:\?", compose), f"{required} not required in compose"

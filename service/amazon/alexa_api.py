@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from service import metrics_registry
 from service.amazon.retry import RetryPolicy, retry_after
 from service.clock import Clock
 
@@ -74,6 +76,7 @@ async def post_json(
     attempts = 0
     while True:
         attempts += 1
+        started = time.perf_counter()
         try:
             async with http.post(
                 url,
@@ -85,11 +88,16 @@ async def post_json(
                 status, headers = resp.status, resp.headers
                 raw = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
+            failure: metrics_registry.AlexaFailure = (
+                "timeout" if isinstance(exc, TimeoutError) else "network_error"
+            )
+            metrics_registry.observe_alexa(failure, time.perf_counter() - started)
             log.warning("Alexa %s unreachable: %s", url, type(exc).__name__)
             if attempts < retry.attempts:
                 await asyncio.sleep(retry.delay(attempts - 1, None))
                 continue
             raise AlexaUnreachable(attempts) from None
+        metrics_registry.observe_alexa(status, time.perf_counter() - started)
         if (status == 429 or status >= 500) and attempts < retry.attempts:
             delay = retry.delay(attempts - 1, retry_after(headers, clock()))
             log.info("Alexa %s answered %d; retrying in %.1f s", url, status, delay)

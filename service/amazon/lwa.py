@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import aiohttp
 
+from service import metrics_registry
+
 __all__ = ["LwaError", "LwaTokens", "LwaUnavailable", "exchange_code", "refresh_tokens"]
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,34 @@ async def refresh_tokens(
 
 
 async def _token_request(
+    http: aiohttp.ClientSession, token_url: str, form: dict[str, str], budget_s: float
+) -> LwaTokens:
+    """`_post_token_form`, counted and timed by outcome (`service.metrics_registry`)."""
+    grant_type = form["grant_type"]
+    started = time.perf_counter()
+    try:
+        tokens = await _post_token_form(http, token_url, form, budget_s)
+    except LwaError as exc:
+        outcome = metrics_registry.lwa_outcome_of_error(exc.error)
+        metrics_registry.observe_lwa(grant_type, outcome, time.perf_counter() - started)
+        raise
+    except LwaUnavailable as exc:
+        outcome = _unavailable_outcome(exc)
+        metrics_registry.observe_lwa(grant_type, outcome, time.perf_counter() - started)
+        raise
+    metrics_registry.observe_lwa(grant_type, "success", time.perf_counter() - started)
+    return tokens
+
+
+def _unavailable_outcome(exc: LwaUnavailable) -> str:
+    if isinstance(exc.__cause__, TimeoutError):
+        return "timeout"
+    if isinstance(exc.__cause__, aiohttp.ClientError):
+        return "network_error"
+    return "unavailable"  # LWA answered, but nothing usable: 5xx, 429, not JSON
+
+
+async def _post_token_form(
     http: aiohttp.ClientSession, token_url: str, form: dict[str, str], budget_s: float
 ) -> LwaTokens:
     # An explicit total budget (connect + send + read) rather than relying on the caller's

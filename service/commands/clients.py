@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from service.commands.database import CommandContext, run_with_db
+from service.commands.database import CommandContext, run_read_only, run_with_db
 from service.models.oauth import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
 from service.oauth.clients import (
     PERMISSIONS,
@@ -24,7 +24,7 @@ from service.oauth.clients import (
     rotate_secret,
 )
 from service.oauth.clients import describe as describe_client
-from service.settings import load_settings
+from service.settings import load_database_settings, load_settings
 
 ACTOR = "cli"
 
@@ -149,16 +149,13 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    clients = run_with_db(load_settings(), lambda ctx: list_clients(ctx.db))
+    clients = run_read_only(load_database_settings(), list_clients)
     _print([describe_client(c) for c in clients])
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    async def work(ctx: CommandContext) -> OAuthClient | None:
-        return await get_client(ctx.db, args.client_id)
-
-    client = run_with_db(load_settings(), work)
+    client = run_read_only(load_database_settings(), lambda db: get_client(db, args.client_id))
     if client is None:
         return _fail(f"no client {args.client_id!r}")
     _print(describe_client(client))

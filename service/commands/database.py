@@ -1,5 +1,6 @@
 """Running an admin command against the configured database (one event loop, one client),
-with the same wiring as the server (`service.wiring`)."""
+with the same wiring as the server (`service.wiring`); a command that only reads needs only
+the database settings (`run_read_only`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from service import wiring
 from service.crypto import KeyRing
 from service.db import Database, connect
 from service.oauth.unlink import UnlinkHooks
-from service.settings import Settings, load_settings
+from service.settings import DatabaseSettings, Settings, load_settings
 from service.storage.indexes import ensure_indexes
 
 log = logging.getLogger(__name__)
@@ -29,20 +30,29 @@ class CommandContext:
     unlink_hooks: UnlinkHooks
 
 
-def run_with_db(settings: Settings, work: Callable[[CommandContext], Awaitable[T]]) -> T:
-    async def main() -> T:
-        client = connect(settings.mongodb_uri)
-        try:
-            db = client[settings.mongodb_db]
-            try:
-                await ensure_indexes(db)
-            except PyMongoError as exc:  # as at server start: the command may still work
-                log.warning("could not create every index: %s", exc)
-            return await work(CommandContext(db, settings, wiring.unlink_hooks()))
-        finally:
-            await client.close()
+async def _with_db(uri: str, name: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    client = connect(uri)
+    try:
+        return await work(client[name])
+    finally:
+        await client.close()
 
-    return asyncio.run(main())
+
+def run_with_db(settings: Settings, work: Callable[[CommandContext], Awaitable[T]]) -> T:
+    async def with_indexes(db: Database) -> T:
+        try:
+            await ensure_indexes(db)
+        except PyMongoError as exc:  # as at server start: the command may still work
+            log.warning("could not create every index: %s", exc)
+        return await work(CommandContext(db, settings, wiring.unlink_hooks()))
+
+    return asyncio.run(_with_db(settings.mongodb_uri, settings.mongodb_db, with_indexes))
+
+
+def run_read_only(database: DatabaseSettings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """For a command that only reads: it needs no secrets (`load_database_settings`) and
+    creates no indexes, so a database user with read access is enough."""
+    return asyncio.run(_with_db(database.mongodb_uri, database.mongodb_db, work))
 
 
 def keyring_for_writing(settings: Settings) -> KeyRing | str:

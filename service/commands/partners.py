@@ -15,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from service.amazon import regions
-from service.commands.database import CommandContext, keyring_for_writing, run_with_db
+from service.commands.database import (
+    CommandContext,
+    keyring_for_writing,
+    run_read_only,
+    run_with_db,
+)
+from service.db import Database
 from service.linking import partners as partner_admin
 from service.oauth.clients import get_client
-from service.settings import load_settings
+from service.settings import load_database_settings, load_settings
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -117,19 +123,19 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    async def work(ctx: CommandContext) -> list[dict[str, Any]]:
+    async def work(db: Database) -> list[dict[str, Any]]:
         return [
             {k: v for k, v in p.items() if k != "has_client"}
-            for p in await partner_admin.list_partners(ctx.db)
+            for p in await partner_admin.list_partners(db)
         ]
 
-    print(json.dumps(run_with_db(load_settings(), work), indent=2))
+    print(json.dumps(run_read_only(load_database_settings(), work), indent=2))
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    shown = run_with_db(
-        load_settings(), lambda ctx: partner_admin.show_partner(ctx.db, args.partner_id)
+    shown = run_read_only(
+        load_database_settings(), lambda db: partner_admin.show_partner(db, args.partner_id)
     )
     if shown is None:
         return _fail(f"no partner {args.partner_id!r}")

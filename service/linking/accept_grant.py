@@ -86,7 +86,7 @@ async def accept_grant(deps: LinkingDeps, directive: AcceptGrant) -> dict[str, A
     if not directive.grantee_token:
         return failure("payload.grantee.token is missing")
     try:
-        access = await authenticate_access_token(deps.db, directive.grantee_token)
+        access = await authenticate_access_token(deps.db, deps.token_keys, directive.grantee_token)
     except InvalidToken:
         return failure("the grantee token is not a valid access token")
     if access.user_id is None:

@@ -16,7 +16,8 @@ from service.db import Database
 class LinkingDeps:
     db: Database
     http: aiohttp.ClientSession
-    keyring: KeyRing
+    keyring: KeyRing  # seals the LWA secrets and tokens we hold
+    token_keys: KeyRing  # checks our own access tokens (AcceptGrant's grantee token)
     lwa_timeout: float
     alexa_timeout: float
     retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from service import metrics_registry
 from service.amazon import lwa
 from service.clock import utcnow
 from service.db import Database
@@ -171,6 +172,7 @@ async def link_account(
         relinked=link.generation > 1,
         has_refresh_token=tokens.refresh_token is not None,
     )
+    metrics_registry.link_created(via)
     log.info("linked user %s with partner %s (%s)", user_id, partner_id, via)
     return link
 
@@ -196,6 +198,7 @@ async def unlink(db: Database, user_id: str, partner_id: str, *, actor: str, rea
         db, user_id, partner_id, status=LinkStatus.REVOKED, reason=reason, now=utcnow()
     )
     if ended:
+        metrics_registry.link_ended(reason)
         await audit.record(
             db, "unlink", actor=actor, user_id=user_id, partner_id=partner_id, reason=reason
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, NoReturn
 
+from service import metrics_registry
 from service.amazon import lwa
 from service.clock import mongo_time
 from service.crypto import KeyRing
@@ -72,6 +73,7 @@ class PartnerAccessToken:
     token: str = field(repr=False)
     expires_at: datetime
     link: PartnerLink
+    refreshed: bool = False  # this call refreshed it at LWA (rather than reading it)
 
     def expires_in(self, now: datetime) -> int:
         return max(0, int((self.expires_at - now).total_seconds()))
@@ -112,7 +114,7 @@ async def access_token(
     if link is None:
         raise LinkNotFound("this user has not linked the partner's skill")
     try:
-        return await _fresh_access_token(
+        token = await _fresh_access_token(
             deps, partner, link, actor=actor, stale_generation=stale_generation
         )
     except LwaUnreachable:
@@ -127,7 +129,18 @@ async def access_token(
             partner_id,
             fallback.expires_in(deps.clock()),
         )
+        metrics_registry.partner_token_served("fallback")
         return fallback
+    metrics_registry.partner_token_served(_source(token, link))
+    return token
+
+
+def _source(token: PartnerAccessToken, read: PartnerLink) -> metrics_registry.PartnerTokenSource:
+    """Where `token` came from, for the metrics: the set that was `read`, a refresh at LWA by
+    this call, or a set another caller (in any process) refreshed meanwhile."""
+    if token.refreshed:
+        return "refresh"
+    return "cache" if token.link.generation == read.generation else "concurrent_refresh"
 
 
 async def _still_valid_token(deps: LinkingDeps, link: PartnerLink) -> PartnerAccessToken | None:
@@ -283,7 +296,7 @@ async def _refresh(
         if exc.error == "invalid_grant":
             # The user removed the permission at Amazon (or LWA dropped the grant): the tokens
             # are dead; delete them so nobody keeps trying (docs/alexa-protocols.md R25).
-            await partner_tokens.end_link(
+            ended = await partner_tokens.end_link(
                 deps.db,
                 link.user_id,
                 link.partner_id,
@@ -292,6 +305,8 @@ async def _refresh(
                 now=deps.clock(),
                 generation=link.generation,
             )
+            if ended:
+                metrics_registry.link_ended("lwa_invalid_grant")
             await audit.record(
                 deps.db,
                 "refresh_failed",
@@ -367,7 +382,7 @@ async def _refresh(
             link.user_id,
             link.partner_id,
         )
-        return PartnerAccessToken(tokens.access_token, expires_at, link)
+        return PartnerAccessToken(tokens.access_token, expires_at, link, refreshed=True)
     fresh = await partner_tokens.get(deps.db, link.user_id, link.partner_id)
     log.info("refreshed the LWA token of user %s for partner %s", link.user_id, link.partner_id)
-    return PartnerAccessToken(tokens.access_token, expires_at, fresh or link)
+    return PartnerAccessToken(tokens.access_token, expires_at, fresh or link, refreshed=True)

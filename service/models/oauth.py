@@ -121,3 +121,47 @@ class ClientCredentials:
     # raw one for clients that skip the form-encoding (their `+` would otherwise become a space).
     secret_candidates: tuple[str, ...] = field(repr=False)
     method: AuthMethod = "client_secret_post"
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """The state of one authorization, shared by every token it produced: a code exchange for a
+    user (`grant_id` = the code's grant id), or a client's own client_credentials grant
+    (`grant_id` = "client:<client id>", user None). Tokens carry only the grant id under a MAC
+    (`service.oauth.token_format`), so revoking the grant ends all of them at their next use."""
+
+    grant_id: str
+    client_id: str
+    user_id: str | None
+    username: str | None
+    scopes: frozenset[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+    access_revoked_before: datetime | None = None  # RFC 7009 revocation of an access token
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def accepts(self, kind: TokenKind, issued_at: datetime) -> bool:
+        """Whether a token of this grant issued at `issued_at` may still be used."""
+        if self.revoked_at is not None or issued_at < self.created_at:
+            return False
+        cutoff = self.access_revoked_before
+        return kind == "refresh" or cutoff is None or issued_at >= cutoff
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What one of our tokens says about itself, once its MAC checked out."""
+
+    grant_id: str
+    kind: TokenKind
+    generation: int  # refresh rotation: which generation of the grant's refresh token
+    issued_at: datetime
+    expires_at: datetime | None  # None: never expires (refresh tokens with ttl 0)
+    scopes: frozenset[str] | None = None  # None: the grant's; an access token may be narrower
+    nonce: str = ""  # the token's own random part (set when minted): tells siblings apart
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -32,7 +33,7 @@ from service.oauth.secret_hashing import (
     verify_secret,
 )
 from service.oauth.unlink import UnlinkHooks
-from service.storage import audit, revocations
+from service.storage import audit, revocations, token_grants
 from service.storage import authorization_codes as code_store
 from service.storage import clients as client_store
 from service.storage import grants as grant_store
@@ -221,9 +222,11 @@ async def remove_client(db: Database, hooks: UnlinkHooks, client_id: str, *, act
     """Delete the client and everything it holds: its tokens stop working at once, its
     consents and codes are gone, and the unlink hooks run for each user who had linked it."""
     # Recorded first, so a token request of this client under way cannot keep what it issues.
-    await revocations.record_client_removal(db, client_id, utcnow())
+    now = utcnow()
+    await revocations.record_client_removal(db, client_id, now)
     linked = [g.user_id for g in await grant_store.list_for_client(db, client_id)]
     existed = await client_store.delete(db, client_id)
+    await token_grants.revoke_client(db, client_id, now)
     await token_store.revoke_client(db, client_id)
     await code_store.delete_for_client(db, client_id)
     await grant_store.forget_client(db, client_id)
@@ -245,11 +248,50 @@ async def list_clients(db: Database) -> list[OAuthClient]:
 # --- client authentication ------------------------------------------------------------------
 
 
-async def authenticate_client(db: Database, credentials: ClientCredentials) -> OAuthClient:
+class ClientDirectory:
+    """Client registrations as the token endpoint reads them: from the database, remembered in
+    this process for `ttl` seconds, so a refresh costs no read of the client. A change made
+    elsewhere (another worker, the command line) takes effect here within `ttl`; `forget`
+    makes a change made in this process take effect at once. `ttl` 0 reads every time."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._known: dict[str, tuple[float, OAuthClient, datetime]] = {}
+
+    async def get(self, db: Database, client_id: str) -> OAuthClient | None:
+        entry = self._known.get(client_id)
+        if entry is not None and time.monotonic() - entry[0] < self.ttl:
+            return entry[1]
+        read_at = utcnow()
+        client = await client_store.get(db, client_id)
+        if client is None:
+            self._known.pop(client_id, None)
+        elif self.ttl > 0:
+            if len(self._known) >= _MAX_REMEMBERED:
+                self._known.clear()
+            self._known[client_id] = (time.monotonic(), client, read_at)
+        return client
+
+    def read_at(self, client_id: str) -> datetime:
+        """When the client's registration now in use was read (now, if it is not remembered):
+        a revocation recorded after that time may not have been seen yet."""
+        entry = self._known.get(client_id)
+        return entry[2] if entry is not None else utcnow()
+
+    def forget(self, client_id: str) -> None:
+        self._known.pop(client_id, None)
+
+
+_MAX_REMEMBERED = 10_000
+
+
+async def authenticate_client(
+    db: Database, clients: ClientDirectory, credentials: ClientCredentials
+) -> OAuthClient:
     """The registered client the credentials prove, or `invalid_client` (the same answer for an
     unknown id and a wrong secret; an unknown id costs no hashing, as client ids are not
     secrets: they travel in every authorization URL)."""
-    client = await client_store.get(db, credentials.client_id)
+    client = await clients.get(db, credentials.client_id)
     if client is None:
         raise InvalidClient()
     try:

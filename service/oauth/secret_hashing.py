@@ -5,8 +5,9 @@ client on every call, so a successful check is remembered in process memory, key
 of the stored hash and the presented secret. The stored hash is still read on every call: a
 rotated secret or a removed client stops working at once. Failed checks are not remembered.
 
-Checks run on a pool of their own, so a flood of wrong secrets cannot starve the threads the
-rest of the server uses (DNS lookups for LWA and Alexa); past MAX_PENDING waiting checks (or
+Concurrent checks of the same secret share one run. Checks run on a pool of their own, so a
+flood of wrong secrets cannot starve the threads the rest of the server uses (DNS lookups for
+LWA and Alexa); past MAX_PENDING waiting checks (or
 MAX_PENDING_PER_HASH for one client) a new one is refused at once (`CheckerBusy`) instead of
 queueing for seconds. Remembered secrets are not affected: they need no check.
 
@@ -37,6 +38,9 @@ MAX_PENDING = 32
 MAX_PENDING_PER_HASH = 8
 _checks = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="bcrypt")
 _pending: Counter[str] = Counter()
+# Checks under way by key: a burst of requests with the same (not yet remembered) secret, as
+# after a restart, waits for one bcrypt run instead of queueing one each.
+_running: dict[bytes, asyncio.Future[bool]] = {}
 
 
 class CheckerBusy(Exception):
@@ -74,12 +78,18 @@ async def verify_secret(secret: str, stored: str) -> bool:
     if key in _verified:
         _verified.move_to_end(key)
         return True
+    running = _running.get(key)
+    if running is not None:  # the same secret is being checked already: share its answer
+        return await asyncio.shield(running)
     if _pending.total() >= MAX_PENDING or _pending[stored] >= MAX_PENDING_PER_HASH:
         raise CheckerBusy()
     _pending[stored] += 1
+    check = asyncio.get_running_loop().run_in_executor(_checks, _check, secret, stored)
+    _running[key] = check
     try:
-        ok = await asyncio.get_running_loop().run_in_executor(_checks, _check, secret, stored)
+        ok = await asyncio.shield(check)
     finally:
+        _running.pop(key, None)
         _pending[stored] -= 1
         if not _pending[stored]:
             del _pending[stored]

@@ -1,12 +1,16 @@
 """The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6; PKCE per RFC 7636 §4.6).
 
-`handle_token_request` takes the Authorization header and the form parameters and returns a
-`TokenResponse` or raises an `OAuthError`; the handler only renders. Tokens are opaque 256-bit
-random strings, stored only as SHA-256 hashes.
+`handle_token_request` takes the client's credentials and the form parameters and returns a
+`TokenResponse` or raises an `OAuthError`; the handler only renders.
 
-Refresh follows Amazon's account-linking rule that an old refresh token must not die the moment
-a new one is issued: with the `reuse` policy the same refresh token is returned; with `rotate`
-a new one is issued and the presented one stays valid until its successor is first used.
+State is kept per grant, not per token (`storage.token_grants`): a code exchange creates the
+grant, and every token is minted bound to it under a MAC (`token_format`), so nothing is
+written per token. A refresh with the `reuse` policy is a check of the MAC, one read of the
+grant and the minting of an access token, and returns the presented refresh token (Amazon's
+rule that an old refresh token must not die the moment a new one is issued). With `rotate` a
+new refresh token is issued; the presented one stays valid until its successor is first used
+(`token_grants.advance`). Tokens from before this design (stored as hashes in `tokens`) keep
+working; a refresh token of them becomes a grant on its first use (`_legacy_grant`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.clock import utcnow
-from service.db import Database
 from service.models.oauth import (
     AUTHORIZATION_CODE,
     GRANT_TYPES,
@@ -27,23 +30,24 @@ from service.models.oauth import (
     AuthorizationCode,
     ClientCredentials,
     OAuthClient,
-    Token,
+    TokenClaims,
+    TokenGrant,
 )
-from service.oauth import pkce, scopes
+from service.oauth import pkce, scopes, token_format
 from service.oauth.clients import authenticate_client
+from service.oauth.deps import OAuthDeps
 from service.oauth.errors import (
     InvalidClient,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
-    OAuthError,
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from service.oauth.token_values import new_secret_value, secret_hash
-from service.storage import audit, revocations
+from service.oauth.token_values import new_grant_id, secret_hash
+from service.storage import audit, revocations, token_grants
 from service.storage import authorization_codes as code_store
-from service.storage import tokens as token_store
+from service.storage import tokens as legacy_tokens
 
 log = logging.getLogger(__name__)
 
@@ -78,79 +82,82 @@ class TokenResponse:
         return body
 
 
-async def issue_tokens(
-    db: Database,
-    client: OAuthClient,
-    *,
-    user_id: str | None,
-    username: str | None,
-    scope: frozenset[str],
-    grant_id: str | None,
-    with_refresh: bool,
-    keep_refresh_token: str | None = None,
-    previous: str | None = None,
-    refresh_scope: frozenset[str] | None = None,
-) -> TokenResponse:
-    """Mint an access token (and a refresh token unless `keep_refresh_token` is returned as it
-    is, or `with_refresh` is False) and store their hashes. The refresh token carries
-    `refresh_scope` (default: `scope`), which may be wider than the access token's."""
-    now = utcnow()
-    access = new_secret_value()
-    stored = [
-        Token(
-            token_hash=secret_hash(access),
+def _now() -> datetime:
+    return token_format.minted_at_precision(utcnow())
+
+
+def mint_access(
+    deps: OAuthDeps, client: OAuthClient, grant: TokenGrant, scope: frozenset[str], now: datetime
+) -> str:
+    """An access token of `grant`; it names its scope when narrower than the grant's."""
+    return token_format.mint(
+        deps.keyring,
+        TokenClaims(
+            grant_id=grant.grant_id,
             kind="access",
-            client_id=client.client_id,
-            user_id=user_id,
-            username=username,
-            scopes=scope,
-            grant_id=grant_id,
+            generation=0,
             issued_at=now,
             expires_at=now + timedelta(seconds=client.access_token_ttl),
-        )
-    ]
-    refresh = keep_refresh_token
-    if with_refresh and refresh is None:
-        refresh = new_secret_value()
-        ttl = client.refresh_token_ttl
-        stored.append(
-            Token(
-                token_hash=secret_hash(refresh),
-                kind="refresh",
-                client_id=client.client_id,
-                user_id=user_id,
-                username=username,
-                scopes=scope if refresh_scope is None else refresh_scope,
-                grant_id=grant_id,
-                issued_at=now,
-                expires_at=now + timedelta(seconds=ttl) if ttl else None,
-                previous=previous,
-            )
-        )
-    await token_store.insert_many(db, stored)
+            scopes=None if scope == grant.scopes else scope,
+        ),
+    )
+
+
+def mint_refresh(
+    deps: OAuthDeps, client: OAuthClient, grant: TokenGrant, generation: int, now: datetime
+) -> str:
+    ttl = client.refresh_token_ttl
+    return token_format.mint(
+        deps.keyring,
+        TokenClaims(
+            grant_id=grant.grant_id,
+            kind="refresh",
+            generation=generation,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=ttl) if ttl else None,
+        ),
+    )
+
+
+def issue(
+    deps: OAuthDeps,
+    client: OAuthClient,
+    grant: TokenGrant,
+    *,
+    scope: frozenset[str],
+    with_refresh: bool,
+    now: datetime | None = None,
+) -> TokenResponse:
+    """The tokens of a new grant (or of a grant just taken over from stored tokens)."""
+    now = now or _now()
+    refresh = mint_refresh(deps, client, grant, 0, now) if with_refresh else None
+    access = mint_access(deps, client, grant, scope, now)
     return TokenResponse(access, client.access_token_ttl, scope, refresh)
 
 
 async def handle_token_request(
-    db: Database, credentials: ClientCredentials, params: Mapping[str, str]
+    deps: OAuthDeps, credentials: ClientCredentials, params: Mapping[str, str]
 ) -> TokenResponse:
-    started = utcnow()
     grant_type = required(params, "grant_type")
     if grant_type not in GRANT_TYPES:
         raise UnsupportedGrantType(f"Grant type {grant_type[:40]} is not supported.")
-    client = await authenticate_client(db, credentials)
+    client = await authenticate_client(deps.db, deps.clients, credentials)
     if not client.allows_grant(grant_type):
         raise UnauthorizedClient()
     if grant_type == AUTHORIZATION_CODE:
-        return await exchange_code(db, client, params)
+        return await exchange_code(deps, client, params)
     if grant_type == REFRESH_TOKEN:
-        return await refresh(db, client, params)
-    return await client_credentials(db, client, params, authenticated_at=started)
+        return await refresh(deps, client, params)
+    return await client_credentials(deps, client, params)
+
+
+# --- authorization_code ---------------------------------------------------------------------
 
 
 async def exchange_code(
-    db: Database, client: OAuthClient, params: Mapping[str, str]
+    deps: OAuthDeps, client: OAuthClient, params: Mapping[str, str]
 ) -> TokenResponse:
+    db = deps.db
     value = required(params, "code")
     code_hash = secret_hash(value)
     code = await code_store.get(db, code_hash)
@@ -164,63 +171,55 @@ async def exchange_code(
     if refusal is not None:
         # Refused without spending the code; but a code already spent is a replay, whoever
         # sends it and however late.
-        if await code_store.is_claimed(db, code_hash):
-            await _replayed(db, code)
+        if await token_grants.get(db, code.grant_id) is not None:
+            await _replayed(deps, code)
             raise InvalidGrant(BAD_CODE)
         raise refusal
-    if not await code_store.claim(db, code):
-        await _replayed(db, code)  # used before, or lost the race to a concurrent exchange
-        raise InvalidGrant(BAD_CODE)
-    # From here the code is spent, also when a check below fails: a wrong verifier or redirect
-    # URI cannot be retried against the same code.
-    _check_redirect_uri(client, code, params.get("redirect_uri"))
-    pkce.verify(code.code_challenge, code.code_challenge_method, params.get("code_verifier"))
-    response = await issue_tokens(
+    # Spending the code is making its grant: the insert under the grant id, unique, is what
+    # exactly one of any number of concurrent exchanges wins (an insert is atomic on MongoDB
+    # and FerretDB alike). From here the code is spent, also when a check below fails: a wrong
+    # verifier or redirect URI cannot be retried against the same code.
+    now = _now()
+    grant, created = await token_grants.insert(
         db,
-        client,
-        user_id=code.user_id,
-        username=code.username,
-        scope=code.scopes,
-        grant_id=code.grant_id,
-        with_refresh=client.allows_grant(REFRESH_TOKEN),
+        TokenGrant(
+            grant_id=code.grant_id,
+            client_id=client.client_id,
+            user_id=code.user_id,
+            username=code.username,
+            scopes=code.scopes,
+            created_at=now,
+        ),
     )
-    if await code_store.was_replayed(db, code_hash):
-        # A replay arrived while these tokens were being issued: they are revoked like the rest
-        # (this exchange still won; its answer is the one the RFC lets a replay spoil).
-        await token_store.revoke_grant(db, code.grant_id)
-        return response
-    return await _unless_revoked_meanwhile(
+    if not created:
+        await _replayed(deps, code)  # used before, or lost the race to a concurrent exchange
+        raise InvalidGrant(BAD_CODE)
+    try:
+        _check_redirect_uri(client, code, params.get("redirect_uri"))
+        pkce.verify(code.code_challenge, code.code_challenge_method, params.get("code_verifier"))
+    except InvalidGrant:
+        await token_grants.revoke(db, grant.grant_id, utcnow())
+        raise
+    # The one after-check left: a new grant may be stored after an unlink or a client removal
+    # revoked the user's grants, so it looks whether one happened since the code was issued.
+    # (A replay of the code, now or later, revokes this grant: the tokens die with it.)
+    if await revocations.revoked_since(
         db,
-        response,
-        InvalidGrant(BAD_CODE),
         user_id=code.user_id,
         client_id=client.client_id,
         grant_id=None,
         granted_at=code.created_at,
-    )
-
-
-async def _unless_revoked_meanwhile(
-    db: Database,
-    response: TokenResponse,
-    error: OAuthError,
-    *,
-    user_id: str | None,
-    client_id: str,
-    grant_id: str | None,
-    granted_at: datetime,
-) -> TokenResponse:
-    """`response`, unless what it was issued from (granted at `granted_at`) was revoked, unlinked
-    or its client removed while we were issuing (`storage.revocations`): then what was issued
-    is revoked too, and `error` raised."""
-    if not await revocations.revoked_since(
-        db, user_id=user_id, client_id=client_id, grant_id=grant_id, granted_at=granted_at
     ):
-        return response
-    await token_store.revoke(db, secret_hash(response.access_token))
-    if response.refresh_token is not None:
-        await token_store.revoke(db, secret_hash(response.refresh_token))
-    raise error
+        await token_grants.revoke(db, grant.grant_id, utcnow())
+        raise InvalidGrant(BAD_CODE)
+    return issue(
+        deps,
+        client,
+        grant,
+        scope=code.scopes,
+        with_refresh=client.allows_grant(REFRESH_TOKEN),
+        now=now,
+    )
 
 
 def _check_redirect_uri(client: OAuthClient, code: AuthorizationCode, sent: str | None) -> None:
@@ -232,14 +231,15 @@ def _check_redirect_uri(client: OAuthClient, code: AuthorizationCode, sent: str 
         raise InvalidGrant("redirect_uri is not registered for this client.")
 
 
-async def _replayed(db: Database, code: AuthorizationCode) -> None:
+async def _replayed(deps: OAuthDeps, code: AuthorizationCode) -> None:
     """RFC 6749 §4.1.2: a code used twice revokes every token issued from it."""
-    await code_store.mark_replayed(db, code.code_hash)
-    revoked = await token_store.revoke_grant(db, code.grant_id)
+    db = deps.db
+    await revocations.record_grant(db, code.grant_id, utcnow())
+    await token_grants.revoke(db, code.grant_id, utcnow())
+    revoked = await legacy_tokens.revoke_grant(db, code.grant_id)
     log.warning(
-        "authorization code replayed for client %s; revoked %d tokens of grant %s",
+        "authorization code replayed for client %s; revoked grant %s",
         code.client_id,
-        revoked,
         code.grant_id,
     )
     await audit.record(
@@ -253,65 +253,139 @@ async def _replayed(db: Database, code: AuthorizationCode) -> None:
     )
 
 
-async def refresh(db: Database, client: OAuthClient, params: Mapping[str, str]) -> TokenResponse:
+# --- refresh_token --------------------------------------------------------------------------
+
+
+async def refresh(deps: OAuthDeps, client: OAuthClient, params: Mapping[str, str]) -> TokenResponse:
     value = required(params, "refresh_token")
-    token = await token_store.get(db, secret_hash(value))
+    now = _now()
+    if token_format.is_minted(value):
+        claims = token_format.read(deps.keyring, value)
+        if claims is None or claims.kind != "refresh" or claims.expired(now):
+            raise InvalidGrant(BAD_REFRESH)
+        grant = await token_grants.get(deps.db, claims.grant_id)
+        generation, minted_now = claims.generation, False
+    else:
+        grant, claims = await _legacy_grant(deps, client, value), None
+        generation, minted_now = 0, True
+    if (
+        grant is None
+        or grant.client_id != client.client_id
+        or not grant.accepts("refresh", grant.created_at if claims is None else claims.issued_at)
+    ):
+        raise InvalidGrant(BAD_REFRESH)
+    requested = scopes.parse(params.get("scope")) or grant.scopes
+    if not requested <= grant.scopes:
+        raise InvalidScope("The requested scope exceeds what was granted.")
+    # RFC 6749 §6: a narrower `scope` narrows the access token only; the refresh token keeps
+    # the grant's scope, or the narrowing would be permanent.
+    access = mint_access(deps, client, grant, requested, now)
+    if client.refresh_policy == ROTATE:
+        nonce = "" if claims is None else claims.nonce
+        rotation = await token_grants.rotation(deps.db, grant.grant_id)
+        if not rotation.accepts(generation, nonce):
+            raise InvalidGrant(BAD_REFRESH)  # a successor of it was used: it is retired
+        if generation == rotation.current:
+            await token_grants.advance(deps.db, grant.grant_id, generation, nonce)
+        refresh_token = mint_refresh(deps, client, grant, generation + 1, now)
+    elif minted_now or not value.startswith(f"{token_format.PREFIX}.{deps.keyring.primary_kid}."):
+        # A stored (legacy) token, or one signed with a key that is on its way out of the ring:
+        # the client gets one it can keep using after that key is gone; the presented one
+        # still works meanwhile.
+        refresh_token = mint_refresh(deps, client, grant, generation, now)
+    else:
+        refresh_token = value
+    return TokenResponse(access, client.access_token_ttl, requested, refresh_token)
+
+
+async def _legacy_grant(deps: OAuthDeps, client: OAuthClient, value: str) -> TokenGrant | None:
+    """The grant of a refresh token stored as a hash before grants held the state: made from
+    the token on its first use (then checked against an unlink or client removal that may
+    have run meanwhile, as every new grant is), found on later ones."""
+    token = await legacy_tokens.get(deps.db, secret_hash(value))
     if (
         token is None
         or token.kind != "refresh"
         or token.client_id != client.client_id
         or not token.active(utcnow())
     ):
-        raise InvalidGrant(BAD_REFRESH)
-    requested = scopes.parse(params.get("scope")) or token.scopes
-    if not requested <= token.scopes:
-        raise InvalidScope("The requested scope exceeds what was granted.")
-    if token.previous is not None:
-        await token_store.retire_predecessor(db, token)
-    rotate = client.refresh_policy == ROTATE
-    # RFC 6749 §6: a narrower `scope` narrows the access token only; a rotated refresh token
-    # keeps the scope of the one it replaces, or the narrowing would be permanent.
-    response = await issue_tokens(
-        db,
-        client,
-        user_id=token.user_id,
-        username=token.username,
-        scope=requested,
-        grant_id=token.grant_id,
-        with_refresh=True,
-        keep_refresh_token=None if rotate else value,
-        previous=token.token_hash if rotate else None,
-        refresh_scope=token.scopes,
+        return None
+    grant, created = await token_grants.insert(
+        deps.db,
+        TokenGrant(
+            grant_id=token.grant_id or new_grant_id(),
+            client_id=token.client_id,
+            user_id=token.user_id,
+            username=token.username,
+            scopes=token.scopes,
+            created_at=token_format.minted_at_precision(token.issued_at),
+        ),
     )
-    # (With `reuse`, the refresh token in the response is the presented one: already revoked.)
-    return await _unless_revoked_meanwhile(
-        db,
-        response,
-        InvalidGrant(BAD_REFRESH),
+    if created and await revocations.revoked_since(
+        deps.db,
         user_id=token.user_id,
-        client_id=client.client_id,
+        client_id=token.client_id,
         grant_id=token.grant_id,
         granted_at=token.issued_at,
-    )
+    ):
+        await token_grants.revoke(deps.db, grant.grant_id, utcnow())
+        return None
+    return grant
+
+
+# --- client_credentials ---------------------------------------------------------------------
+
+
+def client_grant_id(client: OAuthClient) -> str:
+    """The grant a client's own tokens belong to: one per registration of the client id."""
+    registered = client.created_at or datetime.min
+    return f"client:{client.client_id}:{int(registered.timestamp() * 1000)}"
 
 
 async def client_credentials(
-    db: Database, client: OAuthClient, params: Mapping[str, str], *, authenticated_at: datetime
+    deps: OAuthDeps, client: OAuthClient, params: Mapping[str, str]
 ) -> TokenResponse:
     requested = scopes.parse(params.get("scope")) or client.scopes
     unknown = client.unknown_scopes(requested)
     if unknown:
         raise InvalidScope(f"Scope not allowed for this client: {scopes.render(unknown)}.")
-    # RFC 6749 §4.4.3: no refresh token; the token acts for the client, not for a user.
-    response = await issue_tokens(
-        db, client, user_id=None, username=None, scope=requested, grant_id=None, with_refresh=False
+    now = _now()
+    grant = await token_grants.get(deps.db, client_grant_id(client))
+    if grant is None:
+        grant, created = await token_grants.insert(
+            deps.db,
+            TokenGrant(
+                grant_id=client_grant_id(client),
+                client_id=client.client_id,
+                user_id=None,
+                username=None,
+                scopes=client.scopes,
+                created_at=now,
+            ),
+        )
+        # A new grant: the client may have been removed since its registration was read.
+        if created and await revocations.revoked_since(
+            deps.db,
+            user_id=None,
+            client_id=client.client_id,
+            grant_id=None,
+            granted_at=deps.clients.read_at(client.client_id),
+        ):
+            await token_grants.revoke(deps.db, grant.grant_id, utcnow())
+            raise InvalidClient()
+    if not grant.active:
+        raise InvalidClient()
+    # RFC 6749 §4.4.3: no refresh token; the token acts for the client, not for a user. It
+    # names its scope: the client's scopes may change after its grant was made.
+    access = token_format.mint(
+        deps.keyring,
+        TokenClaims(
+            grant_id=grant.grant_id,
+            kind="access",
+            generation=0,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=client.access_token_ttl),
+            scopes=requested,
+        ),
     )
-    return await _unless_revoked_meanwhile(
-        db,
-        response,
-        InvalidClient(),
-        user_id=None,
-        client_id=client.client_id,
-        grant_id=None,
-        granted_at=authenticated_at,
-    )
+    return TokenResponse(access, client.access_token_ttl, requested, None)

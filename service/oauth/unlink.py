@@ -1,8 +1,9 @@
 """Unlinking: a user (account page) or an admin revokes what a client holds for a user.
 
-`revoke_grant(db, hooks, user_id=..., client_id=...)` revokes the user's access *and* refresh
-tokens for the client (a later refresh gets `invalid_grant`), records it in the audit log, runs
-the unlink hooks, and then forgets the remembered consent (the next linking asks again).
+`revoke_grant(db, hooks, user_id=..., client_id=...)` revokes the user's grants for the
+client, so their access *and* refresh tokens stop working (a later refresh gets
+`invalid_grant`), records it in the audit log, runs the unlink hooks, and then forgets the
+remembered consent (the next linking asks again).
 
 Hooks let other features clean up what they hold for the same link without this package
 knowing them: `service.wiring.unlink_hooks()` builds them (today: ending the user's LWA links
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from service.clock import utcnow
 from service.db import Database
-from service.storage import audit, revocations
+from service.storage import audit, revocations, token_grants
 from service.storage import authorization_codes as code_store
 from service.storage import grants as grant_store
 from service.storage import tokens as token_store
@@ -50,16 +51,19 @@ class UnlinkHooks:
 async def revoke_grant(
     db: Database, hooks: UnlinkHooks, *, user_id: str, client_id: str, actor: str | None = None
 ) -> int:
-    """Unlink `client_id` from `user_id`; returns how many tokens were revoked.
+    """Unlink `client_id` from `user_id`; returns how many grants (and stored tokens from before
+    grants held the state) were revoked.
 
-    The order matters. The revocation record goes first: a token request already under way
-    checks it after issuing and revokes what it issued (`storage.revocations`); then codes and
-    tokens. The consent goes last, after the hooks: if one fails, the link is still listed on
-    the account page and the person can try again."""
-    await revocations.record_unlink(db, user_id, client_id, utcnow())
+    The order matters. The revocation record goes first: a code exchange under way checks it
+    after creating its grant (`storage.revocations`); then codes and grants. The consent goes
+    last, after the hooks: if one fails, the link is still listed on the account page and the
+    person can try again."""
+    now = utcnow()
+    await revocations.record_unlink(db, user_id, client_id, now)
     # A code issued just before the unlink must not produce tokens afterwards.
     await code_store.delete_for_user_client(db, user_id, client_id)
-    revoked = await token_store.revoke_user_client(db, user_id, client_id)
+    revoked = await token_grants.revoke_user_client(db, user_id, client_id, now)
+    revoked += await token_store.revoke_user_client(db, user_id, client_id)
     await audit.record(
         db,
         "oauth.unlink",

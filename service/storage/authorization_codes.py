@@ -1,10 +1,7 @@
-"""`authorization_codes` collection: issued codes and their single-use claims.
-
-A code is stored only as the SHA-256 of its value (`_id`). Its document never changes. Using
-it inserts a second, claim document `_id = "used:<hash>"`: the unique `_id` makes exactly one
-of any number of concurrent exchanges succeed, on MongoDB and on FerretDB alike (FerretDB's
-`findAndModify` is not atomic under concurrency, a unique insert is). A failed claim is a
-replay, which the caller answers by revoking everything the code produced.
+"""`authorization_codes` collection: issued codes, stored only as the SHA-256 of their value
+(`_id`). A code's document never changes: spending it is inserting its grant, under the grant
+id the code names (`storage.token_grants`), which exactly one of any number of concurrent
+exchanges wins; a code whose grant exists is spent, and using it again is a replay.
 """
 
 from __future__ import annotations
@@ -12,17 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
-from service.clock import utcnow
 from service.db import Database
 from service.models.oauth import AuthorizationCode
 from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "authorization_codes"
-# Used and expired codes are kept a day so that a late replay is still recognised.
+# Expired codes are kept a day so that a late replay is still recognised.
 KEEP_AFTER_EXPIRY = timedelta(days=1)
-_CLAIM = "used:"
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -70,41 +63,6 @@ async def get(db: Database, code_hash: str) -> AuthorizationCode | None:
     """The code, claimed or not, or None when unknown."""
     doc = await db[COLLECTION].find_one({"_id": code_hash})
     return None if doc is None else _from_doc(doc)
-
-
-async def claim(db: Database, code: AuthorizationCode) -> bool:
-    """Spend the code; True for exactly one caller, False when it was used before.
-
-    The unique insert of the claim document is what decides (atomic on MongoDB and FerretDB
-    alike, unlike find_one_and_update on FerretDB). The code's own document is left as it is:
-    the claim is the one record of its use."""
-    try:
-        await db[COLLECTION].insert_one(
-            {
-                "_id": _CLAIM + code.code_hash,
-                "grant_id": code.grant_id,
-                "used_at": utcnow(),
-                "replayed": False,
-                "purge_at": code.expires_at + KEEP_AFTER_EXPIRY,
-            }
-        )
-    except DuplicateKeyError:
-        return False
-    return True
-
-
-async def is_claimed(db: Database, code_hash: str) -> bool:
-    """Whether the code was spent (for refusals before a claim: a replay revokes all the same)."""
-    return await db[COLLECTION].find_one({"_id": _CLAIM + code_hash}, {"_id": 1}) is not None
-
-
-async def mark_replayed(db: Database, code_hash: str) -> None:
-    await db[COLLECTION].update_one({"_id": _CLAIM + code_hash}, {"$set": {"replayed": True}})
-
-
-async def was_replayed(db: Database, code_hash: str) -> bool:
-    doc = await db[COLLECTION].find_one({"_id": _CLAIM + code_hash}, {"replayed": 1})
-    return bool(doc and doc.get("replayed"))
 
 
 async def purge(db: Database, now: datetime) -> int:

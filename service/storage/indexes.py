@@ -14,6 +14,7 @@ from service.storage import (
     partners,
     refresh_leases,
     revocations,
+    token_grants,
     tokens,
 )
 
@@ -29,6 +30,7 @@ _COLLECTIONS = (
     ended_sessions,
     login_attempts,
     revocations,
+    token_grants,
 )
 
 

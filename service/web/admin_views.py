@@ -17,7 +17,7 @@ from service.linking import accounts
 from service.linking import partners as partner_domain
 from service.models.oauth import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
 from service.oauth import clients as client_domain
-from service.web.appkeys import DB, KEYRING, UNLINK_HOOKS
+from service.web.appkeys import CLIENTS, DB, KEYRING, UNLINK_HOOKS
 from service.web.pages import render
 from service.web.session import admin_required, require_csrf
 
@@ -147,6 +147,7 @@ async def client_update(request: web.Request) -> web.Response:
         return await _render_client_form(request, client, values, str(exc))
     if updated is None:
         raise NotFound("There is no such client.")
+    request.app[CLIENTS].forget(client.client_id)
     raise _see_other(request, "admin_clients")
 
 
@@ -159,18 +160,18 @@ async def client_rotate(request: web.Request) -> web.Response:
     )
     if secret is None:
         raise NotFound("There is no such client.")
+    request.app[CLIENTS].forget(client.client_id)
     return await render(request, "admin/client_secret.html", {"client": client, "secret": secret})
 
 
 async def client_delete(request: web.Request) -> web.Response:
     admin = await admin_required(request)
     await require_csrf(request)
+    client_id = request.match_info["client_id"]
     await client_domain.remove_client(
-        request.app[DB],
-        request.app[UNLINK_HOOKS],
-        request.match_info["client_id"],
-        actor=admin.username,
+        request.app[DB], request.app[UNLINK_HOOKS], client_id, actor=admin.username
     )
+    request.app[CLIENTS].forget(client_id)
     raise _see_other(request, "admin_clients")
 
 

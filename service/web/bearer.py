@@ -13,7 +13,7 @@ from aiohttp import web
 from service.models.oauth import AccessContext
 from service.oauth.access import authenticate_access_token
 from service.oauth.errors import InvalidToken
-from service.web.appkeys import DB
+from service.web.appkeys import DB, TOKEN_KEYS
 
 NO_TOKEN = "A Bearer access token is required."  # noqa: S105 - a message
 
@@ -32,4 +32,4 @@ async def require_bearer(request: web.Request) -> AccessContext:
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         raise InvalidToken(NO_TOKEN, token_sent=False)
-    return await authenticate_access_token(request.app[DB], token)
+    return await authenticate_access_token(request.app[DB], request.app[TOKEN_KEYS], token)

@@ -89,7 +89,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ServiceError as exc:
-        if exc.status >= 500:
+        if exc.status == 500:
             log.error("%s on %s %s: %s", exc.error, request.method, request.path, exc)
         return render(request, exc)
     except web.HTTPException as exc:

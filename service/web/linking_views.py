@@ -11,7 +11,7 @@ from service.linking.accept_grant import accept_grant, parse_directive
 from service.linking.links import Caller, reciprocal_authorize
 from service.oauth.access import user_of_access_token
 from service.oauth.errors import InvalidRequest, InvalidToken
-from service.web.appkeys import DB, linking_deps
+from service.web.appkeys import DB, TOKEN_KEYS, linking_deps
 from service.web.bearer import NO_TOKEN, bearer_token
 from service.web.params import form_params, json_object
 
@@ -36,7 +36,7 @@ async def reciprocal(request: web.Request) -> web.Response:
     token = header_token or body_token
     if token is None:
         raise InvalidToken(NO_TOKEN, token_sent=False)
-    caller = Caller.of(await user_of_access_token(request.app[DB], token))
+    caller = Caller.of(await user_of_access_token(request.app[DB], request.app[TOKEN_KEYS], token))
     if bad_form is not None:
         raise bad_form
     await reciprocal_authorize(

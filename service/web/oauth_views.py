@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.errors import NO_STORE, BadRequest
+from service import metrics_registry
+from service.errors import NO_STORE, BadRequest, ServiceError
 from service.models.oauth import OAuthClient
 from service.oauth import authorize, introspection, metadata, revocation, scopes
 from service.oauth.clients import authenticate_client
 from service.oauth.token import handle_token_request
-from service.web.appkeys import DB, SETTINGS
+from service.web.appkeys import CLIENTS, DB, SETTINGS, oauth_deps
 from service.web.client_auth import read_credentials
 from service.web.pages import render
 from service.web.params import form_params
@@ -30,26 +31,34 @@ def _no_store(body: dict[str, object]) -> web.Response:
 
 async def _client(request: web.Request, params: dict[str, str]) -> OAuthClient:
     credentials = read_credentials(request.headers.get("Authorization"), params)
-    return await authenticate_client(request.app[DB], credentials)
+    return await authenticate_client(request.app[DB], request.app[CLIENTS], credentials)
 
 
 async def token(request: web.Request) -> web.Response:
-    params = await form_params(request)
-    credentials = read_credentials(request.headers.get("Authorization"), params)
-    answer = await handle_token_request(request.app[DB], credentials, params)
+    grant_type: str | None = None
+    try:
+        params = await form_params(request)
+        grant_type = params.get("grant_type")
+        credentials = read_credentials(request.headers.get("Authorization"), params)
+        answer = await handle_token_request(oauth_deps(request.app), credentials, params)
+    except ServiceError as exc:  # counted here, rendered by the error middleware
+        metrics_registry.token_request(grant_type, exc.error)
+        raise
+    metrics_registry.token_request(grant_type, "issued")
     return _no_store(answer.as_dict())
 
 
 async def revoke(request: web.Request) -> web.Response:
     params = await form_params(request)
-    await revocation.revoke(request.app[DB], await _client(request, params), params)
+    client = await _client(request, params)
+    await revocation.revoke(oauth_deps(request.app), client, params)
     return _no_store({})
 
 
 async def introspect(request: web.Request) -> web.Response:
     params = await form_params(request)
     client = await _client(request, params)
-    return _no_store(await introspection.introspect(request.app[DB], client, params))
+    return _no_store(await introspection.introspect(oauth_deps(request.app), client, params))
 
 
 async def server_metadata(request: web.Request) -> web.Response:

@@ -64,5 +64,5 @@ async def linking(server: TestServer, amazon: AmazonStandIn) -> Linking:
         amazon=amazon,
         alexa_client=alexa_client,
         backend_client=backend,
-        backend_token=await client_credentials_token(db, backend),
+        backend_token=await client_credentials_token(server.app, backend),
     )

@@ -210,7 +210,7 @@ async def test_client_without_the_permission_is_403(linking: Linking) -> None:
     other, _ = await create_client(
         linking.db, name="Other backend", grant_types=["client_credentials"]
     )
-    answer = await linking.partner_token(token=await client_credentials_token(linking.db, other))
+    answer = await linking.partner_token(token=await client_credentials_token(linking.app, other))
     assert (answer.status, answer.body["error"]) == (403, "insufficient_scope")
     assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
     assert "access_token" not in answer.body

@@ -139,7 +139,7 @@ async def test_body_that_is_not_json_is_400(linking: Linking) -> None:
 async def test_client_without_permission_is_403(linking: Linking) -> None:
     await linking.link()
     other, _ = await create_client(linking.db, name="Other", grant_types=["client_credentials"])
-    answer = await linking.profile_report(token=await client_credentials_token(linking.db, other))
+    answer = await linking.profile_report(token=await client_credentials_token(linking.app, other))
     assert answer.status == 403
     assert linking.amazon.requests == []
 

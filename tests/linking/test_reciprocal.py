@@ -65,7 +65,7 @@ async def test_invalid_bearer_is_401(linking: Linking) -> None:
 
 async def test_client_credentials_token_is_401(linking: Linking) -> None:
     """A token that acts for no user cannot say whose LWA tokens these are."""
-    token = await client_credentials_token(linking.db, linking.backend_client)
+    token = await client_credentials_token(linking.app, linking.backend_client)
     answer = await linking.reciprocal(token, code=linking.lwa_code())
     assert answer.status == 401
     assert answer.body["error"] == "invalid_token"

@@ -88,7 +88,7 @@ class Linking:
     ) -> str:
         """The access token Alexa holds for the user after the normal link."""
         tokens = await issue_tokens(
-            self.db, client or self.alexa_client, user_id=user_id, username=username
+            self.app, client or self.alexa_client, user_id=user_id, username=username
         )
         token: str = tokens["access_token"]
         return token

@@ -7,18 +7,24 @@ import base64
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+from aiohttp import web
 
+from service.clock import utcnow
 from service.db import Database
-from service.models.oauth import OAuthClient
+from service.models.oauth import OAuthClient, Token, TokenGrant
 from service.oauth import scopes as scope_util
+from service.oauth import token, token_format
 from service.oauth.clients import register_client
-from service.oauth.token import issue_tokens as _issue
-from service.oauth.token_values import new_grant_id
-from service.storage import grants
+from service.oauth.deps import OAuthDeps
+from service.oauth.token_values import new_grant_id, new_secret_value, secret_hash
+from service.storage import grants, token_grants
+from service.storage import tokens as legacy_tokens
+from service.web.appkeys import DB, oauth_deps
 from tests.support.browser import Browser, Page
 
 VENDOR_ID = "M3KVOEXUO4ALBL"
@@ -46,42 +52,82 @@ async def create_client(db: Database, **overrides: Any) -> tuple[OAuthClient, st
     return await register_client(db, actor="test", **params)
 
 
+def deps_of(app: web.Application) -> OAuthDeps:
+    return oauth_deps(app)
+
+
 async def issue_tokens(
-    db: Database,
+    app: web.Application,
     client: OAuthClient,
     *,
     user_id: str,
     username: str,
     scope: str | Iterable[str] = ALEXA_SCOPES,
 ) -> dict[str, Any]:
-    """A token response as `/oauth/token` gives it after the user linked (consent remembered)."""
+    """A token response as `/oauth/token` gives it after the user linked (consent remembered
+    and a grant made, as a code exchange makes it)."""
+    db = app[DB]
     wanted = scope_util.parse(scope) if isinstance(scope, str) else frozenset(scope)
     await grants.remember(
         db, user_id=user_id, username=username, client_id=client.client_id, scopes=wanted
     )
-    response = await _issue(
+    now = token_format.minted_at_precision(utcnow())
+    grant, _ = await token_grants.insert(
         db,
+        TokenGrant(
+            grant_id=new_grant_id(),
+            client_id=client.client_id,
+            user_id=user_id,
+            username=username,
+            scopes=wanted,
+            created_at=now,
+        ),
+    )
+    response = token.issue(
+        deps_of(app),
         client,
-        user_id=user_id,
-        username=username,
+        grant,
         scope=wanted,
-        grant_id=new_grant_id(),
         with_refresh=client.allows_grant("refresh_token"),
+        now=now,
     )
     return response.as_dict()
 
 
-async def client_credentials_token(db: Database, client: OAuthClient) -> str:
-    response = await _issue(
-        db,
-        client,
-        user_id=None,
-        username=None,
-        scope=client.scopes,
-        grant_id=None,
-        with_refresh=False,
-    )
+async def client_credentials_token(app: web.Application, client: OAuthClient) -> str:
+    response = await token.client_credentials(deps_of(app), client, {})
     return response.access_token
+
+
+async def issue_stored_tokens(
+    db: Database, client: OAuthClient, *, user_id: str, username: str
+) -> dict[str, str]:
+    """Tokens as the server issued them before grants held the state: random values whose
+    SHA-256 is stored in `tokens` (the documents that code path wrote)."""
+    now = utcnow()
+    grant_id = new_grant_id()
+    access, refresh = new_secret_value(), new_secret_value()
+    common: dict[str, Any] = {
+        "client_id": client.client_id,
+        "user_id": user_id,
+        "username": username,
+        "scopes": frozenset(ALEXA_SCOPES),
+        "grant_id": grant_id,
+        "issued_at": now,
+    }
+    await legacy_tokens.insert_many(
+        db,
+        [
+            Token(
+                token_hash=secret_hash(access),
+                kind="access",
+                expires_at=now + timedelta(seconds=client.access_token_ttl),
+                **common,
+            ),
+            Token(token_hash=secret_hash(refresh), kind="refresh", expires_at=None, **common),
+        ],
+    )
+    return {"access_token": access, "refresh_token": refresh, "grant_id": grant_id}
 
 
 def basic_auth(client_id: str, secret: str) -> str:

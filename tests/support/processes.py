@@ -28,12 +28,23 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 class ServiceProcess:
-    def __init__(self, settings: Settings, *, workers: int = 1) -> None:
+    def __init__(self, settings: Settings, *, workers: int = 1, **extra_env: str) -> None:
         self.workers = workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        # Metrics on a free port of their own, so test servers never share one.
+        self.metrics_port = free_port()
+        while self.metrics_port == self.port:
+            self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self._env = settings_env(
-            settings, ALS_PORT=str(self.port), ALS_HOST="127.0.0.1", ALS_LOG_LEVEL="WARNING"
+            settings,
+            ALS_PORT=str(self.port),
+            ALS_HOST="127.0.0.1",
+            ALS_LOG_LEVEL="WARNING",
+            ALS_METRICS_HOST="127.0.0.1",
+            ALS_METRICS_PORT=str(self.metrics_port),
+            **extra_env,
         )
         self._proc: subprocess.Popen[bytes] | None = None
 

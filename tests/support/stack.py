@@ -21,6 +21,10 @@ STACK_ENV = CACHE / "run" / "stack.env"
 # several, so that test runs in parallel (several developers on one machine) do not collide.
 TEST_PORTS = range(8089, 8100)
 
+# How long the test servers trust a client registration they read: short, so that a change
+# made by the command line reaches them quickly; a test that depends on it waits this long.
+CLIENT_CACHE_SECONDS = 0.5
+
 
 def pick_test_port() -> int:
     """A free port among TEST_PORTS, picked at random to make collisions unlikely."""
