@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any, Final
 
+import uvloop
 from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry
 
@@ -79,6 +80,9 @@ def _serve(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
         reuse_port=reuse_port,
         access_log_class=AccessLogger,
         print=None,
+        # uvloop: the same asyncio API on libuv, with a fraction of the per-request overhead of
+        # the standard loop (it serves every endpoint; measured in bench/).
+        loop=uvloop.new_event_loop(),
     )
 
 
