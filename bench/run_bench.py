@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
+from bench import wrk
 from bench.loadgen import Result, combine, run_load
 from bench.scale import run_scale
 from service.clock import utcnow
@@ -117,6 +118,7 @@ async def prepare(uri: str, db_name: str, codes: int, keys: str) -> dict[str, An
             "scope": ["profile"],
             "state": ["s"],
         },
+        issuer="http://127.0.0.1",
     )
     code_values = []
     for i in range(codes):
@@ -246,12 +248,29 @@ async def main(args: argparse.Namespace) -> None:
                 return resp.status
 
         c, d = args.concurrency, args.duration
+        generator = (
+            "wrk"
+            if args.generator == "wrk" or (args.generator == "auto" and wrk.available())
+            else "python"
+        )
         print(
             f"# concurrency {c}, {d:.0f} s per load and round, {args.rounds} round(s) of the "
             f"refresh loads (ours and Keycloak's alternate), service with {args.workers} "
-            f"worker(s), {os.cpu_count()} cores; load generator in this process",
+            f"worker(s), {os.cpu_count()} cores; load from "
+            + ("wrk" if generator == "wrk" else "Python (aiohttp) in this process"),
             flush=True,
         )
+        if generator == "wrk":
+            await _wrk_loads(base, auth, data, kc_url, kc_tokens, rounds=args.rounds, c=c, d=d)
+            code_result = await run_load(
+                "ours: /oauth/token authorization_code",
+                ours_code,
+                concurrency=c,
+                duration=d,
+                warmup=0,
+            )
+            print(code_result.line(), flush=True)
+            return
         ours_rounds, kc_rounds = [], []
         for _ in range(args.rounds):
             ours_rounds.append(
@@ -296,6 +315,93 @@ async def main(args: argparse.Namespace) -> None:
         await mongo.close()
 
 
+async def _wrk_loads(
+    base: str,
+    auth: dict[str, str],
+    data: dict[str, Any],
+    kc_url: str,
+    kc_tokens: list[str],
+    *,
+    rounds: int,
+    c: int,
+    d: float,
+) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    kc_base, _, kc_path = kc_url.partition("/realms/")
+    loads = {
+        "ours: /oauth/token refresh_token": (
+            base,
+            wrk.script(
+                "POST",
+                "/oauth/token",
+                headers={**auth, **form},
+                body="grant_type=refresh_token&refresh_token={}",
+                each=data["refresh"],
+            ),
+        ),
+        "keycloak: token endpoint refresh_token": (
+            kc_base,
+            wrk.script(
+                "POST",
+                "/realms/" + kc_path,
+                headers=form,
+                body="grant_type=refresh_token&refresh_token={}"
+                f"&client_id={KEYCLOAK_BENCH_CLIENT[0]}&client_secret={KEYCLOAK_BENCH_CLIENT[1]}",
+                each=kc_tokens,
+            ),
+        ),
+        "ours: GET /api/me": (
+            base,
+            wrk.script(
+                "GET", "/api/me", headers={"Authorization": "Bearer {}"}, each=data["access"]
+            ),
+        ),
+        "ours: /oauth/introspect": (
+            base,
+            wrk.script(
+                "POST",
+                "/oauth/introspect",
+                headers={**auth, **form},
+                body="token={}",
+                each=data["access"],
+            ),
+        ),
+    }
+    for name, (url, lua) in loads.items():  # warm-up, not counted
+        await wrk.run(name, url, lua, concurrency=c, duration=2)
+    refresh_names = list(loads)[:2]
+    by_name: dict[str, list[wrk.Summary]] = {name: [] for name in loads}
+    for _ in range(rounds):
+        for name in refresh_names:  # ours and Keycloak's alternate
+            url, lua = loads[name]
+            by_name[name].append(await wrk.run(name, url, lua, concurrency=c, duration=d))
+    for name in list(loads)[2:]:
+        url, lua = loads[name]
+        by_name[name].append(await wrk.run(name, url, lua, concurrency=c, duration=d))
+    combined = {name: _combine_wrk(runs) for name, runs in by_name.items()}
+    for summary in combined.values():
+        print(summary.line(), flush=True)
+    ours, kc = (combined[name] for name in refresh_names)
+    print(
+        f"refresh throughput ours/Keycloak: {ours.rps / kc.rps:.2f}x   "
+        f"p99 ours {ours.p99_ms:.1f} ms vs Keycloak {kc.p99_ms:.1f} ms",
+        flush=True,
+    )
+
+
+def _combine_wrk(runs: list[wrk.Summary]) -> wrk.Summary:
+    """Rounds as one: totals, and percentiles weighted by each round's requests."""
+    total = sum(r.requests for r in runs) or 1
+    return wrk.Summary(
+        runs[0].name,
+        sum(r.requests for r in runs),
+        sum(r.seconds for r in runs),
+        sum(r.p50_ms * r.requests for r in runs) / total,
+        sum(r.p99_ms * r.requests for r in runs) / total,
+        sum(r.failed for r in runs),
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=16)
@@ -303,6 +409,13 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="alternating refresh rounds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--codes", type=int, default=3000)
+    parser.add_argument(
+        "--generator",
+        choices=("python", "wrk"),
+        default="python",
+        help="load generator: the Python one in this process (the figures in README), or wrk "
+        "(in C, Debian's `wrk`: leaves more of the cores to the servers measured)",
+    )
     parser.add_argument(
         "--scale",
         type=lambda text: [int(n) for n in text.split(",")],

@@ -17,6 +17,9 @@ export ALS_KEYCLOAK_CLIENT_SECRET=dev-service-secret-change-me
 EOT
     mv "$FILE.tmp" "$FILE"
 fi
+# The demo partner's LWA token URL and Alexa API base are the Amazon stand-in, not Amazon's.
+grep -q '^export ALS_ALLOW_CUSTOM_AMAZON_URLS=' "$FILE" ||
+    echo 'export ALS_ALLOW_CUSTOM_AMAZON_URLS=true' >>"$FILE"
 keys=$("$ROOT/.venv/bin/python" -m service keys generate --kid dev1)
 while IFS= read -r line; do
     grep -q "^export ${line%%=*}=" "$FILE" || echo "export $line" >>"$FILE"

@@ -40,7 +40,7 @@ installed() {
     # From another directory, so that it is the installed package that answers (editable: this
     # checkout's service/), not service/ found in the working directory.
     [ -x "$VENV/bin/als" ] && (cd / && "$VPY" -c '
-import sys, service, aiohttp_jinja2, keycloak, pymongo, pytest_aiohttp, ruff, mypy
+import sys, service, aiohttp_jinja2, keycloak, pymongo, pytest_aiohttp, ruff, mypy, babel
 sys.exit(not service.__file__.startswith(sys.argv[1]))' "$ROOT/service/") 2>/dev/null
 }
 
@@ -53,6 +53,10 @@ if [ ! -f "$stamp" ] || ! installed; then
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi
+
+# The pages' gettext catalogs: .po (in git) compiled into the .mo files the server reads
+# (git-ignored), every time, so an edited translation is seen at the next run (a second).
+"$VENV/bin/pybabel" -q compile -d "$ROOT/service/locale" -D messages
 
 if [ "${1:-}" = "--with-browser" ] && [ ! -x /usr/bin/chromium ]; then
     log "apt-get install chromium (browser tests)"

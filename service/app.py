@@ -22,6 +22,7 @@ from service.web import (
     auth_views,
     health_views,
     home_views,
+    i18n,
     linking_views,
     me_views,
     metrics,
@@ -29,9 +30,17 @@ from service.web import (
     openapi,
     partner_api_views,
 )
-from service.web.appkeys import CLIENTS, KEYRING, SETTINGS, TOKEN_KEYS, UNLINK_HOOKS
+from service.web.appkeys import (
+    CLIENTS,
+    KEYRING,
+    RATE_LIMITS,
+    SETTINGS,
+    TOKEN_KEYS,
+    UNLINK_HOOKS,
+)
 from service.web.errors import error_middleware
 from service.web.proxy import trusted_proxy_middleware
+from service.web.rate_limit import RateLimits
 from service.web.request_id import request_id_middleware
 from service.web.security import security_headers_middleware
 from service.web.session import session_middleware
@@ -45,6 +54,7 @@ ROUTES = [
     web.get("/login/callback", auth_views.login_callback, name="login_callback"),
     web.post("/logout", auth_views.logout, name="logout"),
     web.get("/account", account_views.account, name="account"),
+    web.get("/account/remove", account_views.account_remove, name="account_remove"),
     web.post("/account/revoke", account_views.account_revoke, name="account_revoke"),
     web.get("/admin", admin_views.admin_home, name="admin"),
     web.get("/admin/clients", admin_views.clients_list, name="admin_clients"),
@@ -119,6 +129,8 @@ def create_app(settings: Settings) -> web.Application:
             # (404, 405, 413, 500) carry the security headers too.
             security_headers_middleware,
             error_middleware,
+            # 503 until the indexes that uniqueness rests on exist (health checks excepted).
+            health_views.readiness_middleware,
             session_middleware(settings),
         ],
         client_max_size=256 * 1024,
@@ -128,14 +140,24 @@ def create_app(settings: Settings) -> web.Application:
     app[TOKEN_KEYS] = KeyRing.parse(settings.token_keys)
     app[UNLINK_HOOKS] = wiring.unlink_hooks()
     app[CLIENTS] = ClientDirectory(settings.client_cache_seconds)
-    aiohttp_jinja2.setup(
+    app[RATE_LIMITS] = RateLimits.of(settings)  # per process, in memory
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        context_processors=[i18n.context_processor],  # pages in the request's language
     )
+    i18n.install(env)
     app.cleanup_ctx.extend(
-        [contexts.mongo_ctx, contexts.http_ctx, contexts.oidc_ctx, contexts.housekeeping_ctx]
+        [
+            contexts.mongo_ctx,
+            contexts.http_ctx,
+            contexts.oidc_ctx,
+            contexts.housekeeping_ctx,
+            contexts.identity_ctx,  # Keycloak's admin API: user changes reach our tokens
+        ]
     )
     app.add_routes(ROUTES)
     return app

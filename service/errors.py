@@ -69,3 +69,19 @@ class Unavailable(ServiceError):
 
     def headers(self) -> dict[str, str]:
         return {**NO_STORE, "Retry-After": "5"}
+
+
+class TooManyRequests(ServiceError):
+    """One source sent more than its share (RFC 6585 §4): 429 with `Retry-After`, the seconds
+    until it may try again."""
+
+    error = "too_many_requests"
+    status = 429
+    default_description = "Too many requests from your address. Please try again later."
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        return {**NO_STORE, "Retry-After": str(self.retry_after)}

@@ -99,7 +99,10 @@ class KeycloakOidc:
         nonce: str,
         code_challenge: str,
         prompt: str | None = None,
+        ui_locales: str | None = None,
     ) -> str:
+        """`ui_locales`: the language(s) of our pages, so that Keycloak's login page speaks
+        the same (OpenID Connect Core §3.1.2.1; the realm's supportedLocales must list it)."""
         endpoint = (await self.discovery())["authorization_endpoint"]
         params = {
             "response_type": "code",
@@ -113,6 +116,8 @@ class KeycloakOidc:
         }
         if prompt:
             params["prompt"] = prompt
+        if ui_locales:
+            params["ui_locales"] = ui_locales
         return f"{endpoint}?{urlencode(params)}"
 
     async def finish_login(
@@ -194,3 +199,20 @@ class KeycloakOidc:
         self._keys = KeySet.import_key_set({"keys": keys})
         self._keys_at = now
         return True
+
+
+async def login_page_url(keycloak_url: str, realm: str, *, wait_seconds: float) -> str:
+    """The realm's `authorization_endpoint`, where browsers log in, as Keycloak publishes it
+    in its discovery document: with the public login host (KC_HOSTNAME) even when it is asked
+    on an internal address (`http://keycloak:8080` in docker-compose.yml)."""
+    url = f"{keycloak_url.rstrip('/')}/realms/{realm}/.well-known/openid-configuration"
+    try:
+        async with httpx.AsyncClient(timeout=wait_seconds) as http:
+            response = await http.get(url)
+            response.raise_for_status()
+            endpoint = response.json().get("authorization_endpoint")
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        raise KeycloakUnavailable from exc
+    if not isinstance(endpoint, str):
+        raise KeycloakUnavailable("Keycloak's discovery document has no authorization_endpoint.")
+    return endpoint

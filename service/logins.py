@@ -1,10 +1,11 @@
 """Browser logins through Keycloak: attempts on their way (kept server-side, so the session
-cookie stays small), and sessions ended by logout (so a copy of the cookie is refused)."""
+cookie stays small), and sessions ended by logout (so a copy of the cookie is refused) or because
+the user was disabled or deleted in Keycloak."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
@@ -43,5 +44,15 @@ async def end_session(db: Database, session_id: str, *, max_age: int) -> None:
     await ended_sessions.end(db, session_id, until=utcnow() + timedelta(seconds=max_age))
 
 
-async def is_ended(db: Database, session_id: str) -> bool:
-    return await ended_sessions.is_ended(db, session_id)
+async def end_user_sessions(db: Database, user_id: str, *, before: datetime, max_age: int) -> None:
+    """End every session of the user started before `before`; recorded until the last of
+    them would have expired anyway."""
+    await ended_sessions.end_user(
+        db, user_id, before=before, until=before + timedelta(seconds=max_age)
+    )
+
+
+async def is_ended(
+    db: Database, session_id: str, *, user_id: str, started_at: datetime | None
+) -> bool:
+    return await ended_sessions.is_ended(db, session_id, user_id=user_id, started_at=started_at)

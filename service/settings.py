@@ -39,8 +39,12 @@ class Settings:
     keycloak_client_id: str = "account-linking-service"
     keycloak_client_secret: str = field(default="", repr=False)
     keycloak_timeout: float = 5.0
+    # How often Keycloak's admin events are read (a user disabled or deleted there loses our
+    # tokens, links and sessions), and how long a user's roles or a username's id is trusted.
+    keycloak_sync_seconds: float = 15.0
     mongodb_uri: str = field(default="mongodb://127.0.0.1:27018/", repr=False)
     mongodb_db: str = "alexa_linking"
+    mongodb_timeout: float = 2.0  # seconds any one database operation may take
     session_key: str = field(default="", repr=False)
     session_max_age: int = 8 * 3600
     encryption_keys: str = field(default="", repr=False)
@@ -50,7 +54,19 @@ class Settings:
     code_ttl: int = 300
     lwa_timeout: float = 3.0
     alexa_timeout: float = 5.0
+    # Partners' LWA token URL and Alexa API base may be other than Amazon's own hosts (the
+    # Amazon stand-in of the dev stack and the tests); never link-local or metadata addresses.
+    allow_custom_amazon_urls: bool = False
     client_cache_seconds: float = 5.0  # how long a process trusts a client registration it read
+    # Per process, in memory: failed client authentications per client id and source address,
+    # and logins started per source address; 0 = no limit.
+    client_auth_failures_per_minute: int = 10
+    logins_per_minute: int = 30
+    # Retention (days; 0 = kept forever): the audit trail, ended LWA links; and refresh tokens
+    # unused this long expire (0 = never: Alexa keeps a link for as long as it is enabled).
+    audit_retention_days: int = 365
+    ended_link_retention_days: int = 90
+    refresh_token_idle_days: int = 0
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object per line
     metrics_host: str = "127.0.0.1"
@@ -137,6 +153,23 @@ class Settings:
             raise SettingsError("ALS_REFRESH_TOKEN_TTL must be 0 (never expires) or positive")
         if not 0 <= self.client_cache_seconds <= 300:
             raise SettingsError("ALS_CLIENT_CACHE_SECONDS must be between 0 and 300")
+        if not 0 < self.keycloak_sync_seconds <= 30:
+            # Changes in Keycloak must reach our tokens within a minute (README, Identity).
+            raise SettingsError("ALS_KEYCLOAK_SYNC_SECONDS must be more than 0 and at most 30")
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        if not 0 < self.mongodb_timeout <= 60:
+            raise SettingsError("ALS_MONGODB_TIMEOUT must be more than 0 and at most 60 seconds")
+        for name, number in (
+            ("ALS_CLIENT_AUTH_FAILURES_PER_MINUTE", self.client_auth_failures_per_minute),
+            ("ALS_LOGINS_PER_MINUTE", self.logins_per_minute),
+            ("ALS_AUDIT_RETENTION_DAYS", self.audit_retention_days),
+            ("ALS_ENDED_LINK_RETENTION_DAYS", self.ended_link_retention_days),
+            ("ALS_REFRESH_TOKEN_IDLE_DAYS", self.refresh_token_idle_days),
+        ):
+            if number < 0:
+                raise SettingsError(f"{name} must be 0 (off) or positive")
 
     def _check_observability(self) -> None:
         if self.log_format not in ("text", "json"):
@@ -194,9 +227,23 @@ _INT_FIELDS = {
     "refresh_token_ttl",
     "code_ttl",
     "metrics_port",
+    "client_auth_failures_per_minute",
+    "logins_per_minute",
+    "audit_retention_days",
+    "ended_link_retention_days",
+    "refresh_token_idle_days",
 }
-_FLOAT_FIELDS = {"keycloak_timeout", "lwa_timeout", "alexa_timeout", "client_cache_seconds"}
+_FLOAT_FIELDS = {
+    "keycloak_timeout",
+    "keycloak_sync_seconds",
+    "lwa_timeout",
+    "alexa_timeout",
+    "client_cache_seconds",
+    "mongodb_timeout",
+}
 _EMPTY_MEANS_ZERO = {"metrics_port"}  # ALS_METRICS_PORT= (empty) turns metrics off, as 0 does
+_BOOL_FIELDS = {"allow_custom_amazon_urls"}
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -211,6 +258,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raw = "0"
         if raw is None or raw == "":
             continue
+        if name in _BOOL_FIELDS:
+            values[name] = _boolean(PREFIX + name.upper(), raw)
+            continue
         try:
             if name in _INT_FIELDS:
                 values[name] = int(raw)
@@ -221,6 +271,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             raise SettingsError(f"{PREFIX}{name.upper()} must be a number") from None
     return Settings(**values).validate()  # type: ignore[arg-type]
+
+
+def _boolean(variable: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{variable} must be true or false")
+    return value in _TRUE
 
 
 @dataclass(frozen=True)
@@ -242,4 +299,44 @@ def load_database_settings(environ: Mapping[str, str] | None = None) -> Database
     return DatabaseSettings(
         mongodb_uri=uri or DatabaseSettings.mongodb_uri,
         mongodb_db=env.get(PREFIX + "MONGODB_DB") or DatabaseSettings.mongodb_db,
+    )
+
+
+@dataclass(frozen=True)
+class PublicSettings:
+    """Where Alexa and browsers reach us and Keycloak, and the database, with no secret: what
+    `alexa account-linking` needs to print a skill's account-linking configuration."""
+
+    public_url: str = Settings.public_url
+    keycloak_url: str = Settings.keycloak_url
+    keycloak_realm: str = Settings.keycloak_realm
+    keycloak_timeout: float = Settings.keycloak_timeout
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+
+    def url(self, path: str) -> str:
+        return self.public_url.rstrip("/") + path
+
+
+def load_public_settings(environ: Mapping[str, str] | None = None) -> PublicSettings:
+    """Read ``ALS_PUBLIC_URL``, ``ALS_KEYCLOAK_URL``, ``ALS_KEYCLOAK_REALM``,
+    ``ALS_KEYCLOAK_TIMEOUT`` and the database settings, as `load_settings` reads them."""
+    env = os.environ if environ is None else environ
+    values = {
+        name: env.get(PREFIX + name.upper()) or getattr(PublicSettings, name)
+        for name in ("public_url", "keycloak_url", "keycloak_realm")
+    }
+    for name in ("public_url", "keycloak_url"):
+        parts = urlsplit(values[name])
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be an http(s) URL")
+    try:
+        timeout = float(env.get(PREFIX + "KEYCLOAK_TIMEOUT") or PublicSettings.keycloak_timeout)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}KEYCLOAK_TIMEOUT must be a number") from None
+    return PublicSettings(
+        public_url=values["public_url"],
+        keycloak_url=values["keycloak_url"],
+        keycloak_realm=values["keycloak_realm"],
+        keycloak_timeout=timeout,
+        database=load_database_settings(env),
     )

@@ -54,6 +54,7 @@ async def settings(db_name: str) -> AsyncIterator[Settings]:
         mongodb_uri=STACK["ALS_MONGODB_URI"],
         mongodb_db=db_name,
         client_cache_seconds=CLIENT_CACHE_SECONDS,
+        allow_custom_amazon_urls=True,  # partners point at the Amazon stand-in
     ).validate()
     yield settings
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import re
+from urllib.parse import urljoin
+
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from service.web.appkeys import DB
-from tests.support.browser import Browser
+from tests.support.browser import Browser, Page
 from tests.support.oauth import create_client, exchange_data, get_code, token_request
 
 
@@ -28,13 +33,26 @@ async def test_account_lists_linked_app(
     assert "Baby Tracker skill" in page.text and client_id in page.text
 
 
+def _remove_link(page: Page, client_id: str) -> str:
+    """The account page's "Remove…" link of that app: to its confirmation page."""
+    links = [html.unescape(m) for m in re.findall(r'href="([^"]*/account/remove[^"]*)"', page.text)]
+    [link] = [u for u in links if URL(u).query.get("client_id") == client_id]
+    return urljoin(page.url, link)
+
+
 async def test_removing_a_link_revokes_refresh_token(
     server: TestServer, base_url: str, browser: Browser
 ) -> None:
     client_id, secret, refresh = await _link(server, base_url, browser)
     page = await browser.get(f"{base_url}/account")
-    form = next(f for f in page.forms if f.fields.get("client_id") == client_id)
-    after = await browser.submit(page, form)
+    assert not page.forms[1:], "the account page removes nothing without a confirmation"
+    confirm = await browser.get(_remove_link(page, client_id))
+    assert confirm.status == 200 and "Remove the link with" in confirm.text
+    assert "Baby Tracker skill" in confirm.text
+    # Looking at the confirmation page removes nothing; its Cancel goes back to the list.
+    assert client_id in (await browser.get(f"{base_url}/account")).text
+    assert 'href="/account"' in confirm.text
+    after = await browser.submit(confirm, confirm.form(id="remove-form"))
     assert after.status == 200 and 'id="notice"' in after.text
     assert 'id="no-links"' in after.text
     answer = await token_request(
@@ -44,6 +62,14 @@ async def test_removing_a_link_revokes_refresh_token(
         secret=secret,
     )
     assert answer.status == 400 and answer.body["error"] == "invalid_grant"
+
+
+async def test_confirming_the_removal_of_an_app_that_is_not_linked_goes_back_to_the_list(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    await browser.login(base_url, "user")
+    page = await browser.get(f"{base_url}/account/remove?client_id=no-such-app")
+    assert page.url == f"{base_url}/account" and 'id="no-links"' in page.text
 
 
 async def test_revoke_needs_csrf_token(server: TestServer, base_url: str, browser: Browser) -> None:

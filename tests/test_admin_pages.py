@@ -6,6 +6,7 @@ import re
 
 from aiohttp.test_utils import TestServer
 
+from service.linking.partners import add_partner
 from service.storage import clients as client_store
 from service.storage import partners as partner_store
 from service.web.appkeys import DB, KEYRING
@@ -156,22 +157,33 @@ def _checked(html: str, name: str) -> list[str]:
 async def test_editing_a_client_keeps_every_permission(
     server: TestServer, base_url: str, browser: Browser
 ) -> None:
-    # The skill backend's `introspect` permission must survive an admin saving its form.
+    # The backend's `introspect` permission and its partners (one known to us, shown as a
+    # checkbox; one not added yet, in the text field) must survive an admin saving its form.
     db = server.app[DB]
+    await add_partner(
+        db,
+        server.app[KEYRING],
+        partner_id="skill-b",
+        lwa_client_id="amzn1.b",
+        lwa_client_secret="lwa-secret",
+        region="EU",
+    )
     await create_client(
         db,
         client_id="backend-1",
         grant_types=["client_credentials"],
-        permissions=["partner_token", "introspect"],
+        permissions=["partner_token:skill-a", "partner_token:skill-b", "introspect"],
     )
     await browser.login(base_url, "admin")
     page = await browser.get(f"{base_url}/admin/clients/backend-1")
-    assert sorted(_checked(page.text, "permissions")) == ["introspect", "partner_token"]
+    assert sorted(_checked(page.text, "permissions")) == ["introspect"]
+    assert _checked(page.text, "partner_token") == ["skill-b"]
     form = page.form(action="/admin/clients/backend-1")
-    multi = ("permissions", "grant_types", "name")
+    assert form.fields["partner_token_other"] == "skill-a"
+    multi = ("permissions", "grant_types", "partner_token", "name")
     data = [(k, v) for k, v in form.fields.items() if k not in multi]
-    data += [("permissions", p) for p in _checked(page.text, "permissions")]
-    data += [("grant_types", g) for g in _checked(page.text, "grant_types")]
+    for name in ("permissions", "grant_types", "partner_token"):
+        data += [(name, v) for v in _checked(page.text, name)]
     data.append(("name", "Backend renamed"))
     async with browser.session.post(
         f"{base_url}/admin/clients/backend-1", data=data, allow_redirects=False
@@ -179,4 +191,4 @@ async def test_editing_a_client_keeps_every_permission(
         assert resp.status == 303, await resp.text()
     stored = await client_store.get(db, "backend-1")
     assert stored is not None and stored.name == "Backend renamed"
-    assert stored.permissions == {"partner_token", "introspect"}
+    assert stored.permissions == {"partner_token:skill-a", "partner_token:skill-b", "introspect"}

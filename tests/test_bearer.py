@@ -95,7 +95,7 @@ async def test_revoked_grant_token_is_refused(server: TestServer, aiohttp_client
 async def test_client_credentials_token_has_no_user(server: TestServer) -> None:
     db = server.app[DB]
     backend, _ = await create_client(
-        db, grant_types=["client_credentials"], permissions=["partner_token"], scopes=[]
+        db, grant_types=["client_credentials"], permissions=["partner_token:p1"], scopes=[]
     )
     ctx = await authenticate_access_token(
         db, server.app[TOKEN_KEYS], await client_credentials_token(server.app, backend)

@@ -38,11 +38,11 @@ async def test_add_prints_id_and_secret_once_and_the_secret_works(
         "--grant",
         "client_credentials",
         "--permission",
-        "partner_token",
+        "partner_token:skill-1",
     )
     assert done.returncode == 0, done.stderr
     created = json.loads(done.stdout)
-    assert created["client_secret"] and created["permissions"] == ["partner_token"]
+    assert created["client_secret"] and created["permissions"] == ["partner_token:skill-1"]
     assert (
         await _client_credentials(base_url, created["client_id"], created["client_secret"]) == 200
     )
@@ -200,7 +200,7 @@ async def test_seed_is_idempotent_and_prints_working_credentials(
         assert first[name]["client_secret"] == second[name]["client_secret"]
     assert len(first["demo-alexa-client"]["redirect_uris"]) == 3
     backend = first["demo-app-backend"]
-    assert "partner_token" in backend["permissions"]
+    assert backend["permissions"] == ["introspect", "partner_token:demo-alexa-client"]
     assert (
         await _client_credentials(base_url, backend["client_id"], backend["client_secret"]) == 200
     )

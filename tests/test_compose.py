@@ -85,8 +85,11 @@ def test_keycloak_runs_in_production_mode_on_postgres_importing_the_production_t
     assert keycloak["command"][0] == "start" and "--import-realm" in keycloak["command"]
     template = PRODUCTION_TEMPLATE.relative_to(REPO)
     assert keycloak["volumes"] == [
-        f"./{template}:/opt/keycloak/data/import/alexa-linking-realm.json:ro"
+        f"./{template}:/opt/keycloak/data/import/alexa-linking-realm.json:ro",
+        # the login theme both realm files name (loginTheme), from the checkout
+        "./keycloak/themes/alexa-linking:/opt/keycloak/themes/alexa-linking:ro",
     ]
+    assert (REPO / "keycloak" / "themes" / "alexa-linking" / "login" / "theme.properties").is_file()
     assert str(DEV_REALM.relative_to(REPO)) not in COMPOSE_FILE.read_text()  # never deployed
     env = environment(compose, "keycloak")
     assert env["KC_DB"] == "postgres"

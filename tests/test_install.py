@@ -42,7 +42,7 @@ def _dockerfile_copies() -> list[tuple[list[str], str]]:
 
 def _build_context(target: Path) -> None:
     """What the image's build directory holds once the Dockerfile's COPY lines have run."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.mo")  # as .dockerignore
     for sources, destination in _dockerfile_copies():
         into = target / destination
         for source in sources:
@@ -166,6 +166,9 @@ async def test_the_installed_server_renders_pages_from_another_directory(
             async with http.get(f"{base}/") as resp:
                 assert resp.status == 200
                 assert "Log in" in await resp.text()  # home.html
+            # The catalogs the build compiled (service/locale/*/LC_MESSAGES/messages.mo).
+            async with http.get(f"{base}/", headers={"Accept-Language": "ja"}) as resp:
+                assert '<html lang="ja"' in (page := await resp.text()) and "ログイン" in page
     finally:
         server.terminate()
         server.communicate(timeout=20)

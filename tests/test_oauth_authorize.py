@@ -14,7 +14,9 @@ from tests.support.oauth import (
     authorize,
     authorize_url,
     create_client,
+    exchange_data,
     open_authorize,
+    token_request,
 )
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # RFC 7636 Appendix B
@@ -167,8 +169,14 @@ async def test_deny_redirects_with_access_denied(
 async def test_consent_is_remembered_for_the_same_scopes(
     server: TestServer, base_url: str, browser: Browser
 ) -> None:
-    client, _ = await create_client(server.app[DB])
-    await authorize(browser, base_url, client, scope="profile")
+    client, secret = await create_client(server.app[DB])
+    code = (await authorize(browser, base_url, client, scope="profile"))["code"]
+    # Remembered consent counts while the user is linked: the code was exchanged
+    # (tests/test_oauth_linking_csrf.py).
+    exchanged = await token_request(
+        base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
+    )
+    assert exchanged.status == 200
     page = await open_authorize(
         browser, authorize_url(base_url, client, scope="profile", state="second")
     )

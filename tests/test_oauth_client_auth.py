@@ -134,7 +134,7 @@ async def test_secret_is_stored_only_as_a_hash(server: TestServer) -> None:
 async def test_client_credentials_issues_no_refresh_token_and_no_user(
     server: TestServer, base_url: str
 ) -> None:
-    client_id, secret = await _backend(server, permissions=["partner_token"])
+    client_id, secret = await _backend(server, permissions=["partner_token:p1"])
     answer = await post(
         f"{base_url}/oauth/token", CC, headers={"Authorization": basic_auth(client_id, secret)}
     )

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from service.app import create_app
+from service.keycloak_admin import KeycloakAdminClient
 from service.settings import Settings
 from tests.support.browser import Browser
 from tests.support.fixture_types import AiohttpServer
@@ -69,9 +70,16 @@ def test_the_template_fills_in_as_keycloak_fills_it_in(admin: KeycloakAdmin) -> 
     assert realm["realm"] == environment["ALS_KEYCLOAK_REALM"]
     assert realm["bruteForceProtected"] is True
     assert realm["registrationAllowed"] is False
-    assert "users" not in realm  # the first admin is made by hand (README, "Production")
     assert [role["name"] for role in realm["roles"]["realm"]] == ["admin"]
     [client] = realm["clients"]
+    # No person: the first admin is made by hand (README, "Production"). The one user is our
+    # client's service account, which may read users and admin events (README, "Identity
+    # changes in Keycloak") and nothing else.
+    [service_account] = realm["users"]
+    assert service_account["serviceAccountClientId"] == client["clientId"]
+    assert service_account["clientRoles"] == {"realm-management": ["view-users", "view-events"]}
+    assert "credentials" not in service_account
+    assert (realm["adminEventsEnabled"], realm["adminEventsDetailsEnabled"]) == (True, True)
     # The id the service uses by default (ALS_KEYCLOAK_CLIENT_ID) when the variable is unset.
     assert client["clientId"] == Settings().keycloak_client_id
     assert client["secret"] == environment["ALS_KEYCLOAK_CLIENT_SECRET"]
@@ -92,7 +100,7 @@ def test_the_template_fills_in_as_keycloak_fills_it_in(admin: KeycloakAdmin) -> 
         "standardFlowEnabled": True,
         "implicitFlowEnabled": False,
         "directAccessGrantsEnabled": False,
-        "serviceAccountsEnabled": False,
+        "serviceAccountsEnabled": True,
     }
 
     # Keycloak leaves a placeholder it cannot fill in as it is: the secret has no default, so
@@ -109,7 +117,9 @@ def test_the_imported_realm_has_no_demo_users_no_bench_client_and_no_password_gr
 ) -> None:
     assert admin.get_json(f"/realms/{realm.name}/users") == []
     dev = _dev_realm()
-    for user in dev["users"]:
+    people = [user for user in dev["users"] if "serviceAccountClientId" not in user]
+    assert people  # (the service account of our client is in both realms)
+    for user in people:
         found = admin.get_json(
             f"/realms/{realm.name}/users", username=user["username"], exact="true"
         )
@@ -193,3 +203,47 @@ async def test_brute_force_protection_locks_the_user_out(
     assert page.redirect_to is None and 'id="kc-form-login"' in page.text  # still refused
     status = admin.get_json(f"/realms/{realm.name}/attack-detection/brute-force/users/{user_id}")
     assert status["disabled"] is True
+
+
+async def test_our_service_account_reads_users_and_admin_events_and_changes_nothing(
+    admin: KeycloakAdmin, realm: ImportedRealm, settings: Settings
+) -> None:
+    """What the identity sync and the user directory read, read through the imported realm
+    with our own Keycloak admin client."""
+    keycloak = KeycloakAdminClient(
+        settings.with_(
+            keycloak_realm=realm.name,
+            keycloak_client_id=realm.client_id,
+            keycloak_client_secret=realm.client_secret,
+        )
+    )
+    try:
+        username = f"sa-{secrets.token_hex(4)}"
+        user_id = admin.create_user(realm.name, username, new_password(), roles=["admin"])
+        found = await keycloak.user_by_username(username)
+        assert found is not None and (found.id, found.enabled) == (user_id, True)
+        assert "admin" in (await keycloak.realm_roles(user_id) or ())
+        response = admin.request(
+            "PUT", f"/realms/{realm.name}/users/{user_id}", json={"enabled": False}
+        )
+        assert response.status_code == 204
+        events = await keycloak.admin_events(
+            since_ms=0, resource_types=("USER",), operations=("UPDATE", "DELETE")
+        )
+        [disabled] = [e for e in events if e.user_id == user_id]
+        assert disabled.operation == "UPDATE" and disabled.representation == {"enabled": False}
+
+        # Read only: its token cannot change a user.
+        token = httpx.post(
+            f"{admin.base_url}/realms/{realm.name}/protocol/openid-connect/token",
+            data={"grant_type": "client_credentials"},
+            auth=(realm.client_id, realm.client_secret),
+        ).json()["access_token"]
+        refused = httpx.put(
+            f"{admin.base_url}/admin/realms/{realm.name}/users/{user_id}",
+            json={"enabled": True},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert refused.status_code == 403
+    finally:
+        await keycloak.close()

@@ -45,6 +45,9 @@ def test_production_settings_load() -> None:
         ({"ALS_CODE_TTL": "3600"}, "ALS_CODE_TTL"),
         ({"ALS_PORT": "eighty"}, "ALS_PORT"),
         ({"ALS_ENV": "staging"}, "ALS_ENV"),
+        # Keycloak changes must reach our tokens within a minute: at most 30 s between reads.
+        ({"ALS_KEYCLOAK_SYNC_SECONDS": "31"}, "ALS_KEYCLOAK_SYNC_SECONDS"),
+        ({"ALS_KEYCLOAK_SYNC_SECONDS": "0"}, "ALS_KEYCLOAK_SYNC_SECONDS"),
     ],
 )
 def test_weak_or_missing_production_setting_is_refused(change: dict[str, str], named: str) -> None:

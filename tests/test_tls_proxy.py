@@ -101,6 +101,7 @@ def tls() -> Iterator[TlsStack]:
                     "ALS_TOKEN_KEYS": "t1:" + generate_key(),
                     "ALS_LOG_LEVEL": "INFO",
                     "ALS_METRICS_PORT": "0",
+                    "ALS_ALLOW_CUSTOM_AMAZON_URLS": "true",  # the partner is the stand-in
                 },
                 port=service_port,
                 log=home / "service.log",
@@ -178,6 +179,7 @@ async def test_alexa_links_an_account_through_tls(tls: TlsStack, amazon: AmazonS
             lwa_token_url=amazon.lwa_token_url,
             alexa_api_base=amazon.base_url,
             actor="test",
+            allow_custom_urls=True,
         )
         alexa, alexa_secret = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
         code = await _customer_allows(tls, alexa)

@@ -4,7 +4,8 @@ token, retrying what is worth retrying (docs/alexa-protocols.md §4).
 Network failures, 429 and 5xx are retried up to the policy's attempts, waiting ``Retry-After``
 (capped) or an exponential backoff. Every other answer is returned as it is: what a 401 or a
 403 means for the link is the linking domain's decision. Redirects are not followed (they would
-carry the token elsewhere).
+carry the token elsewhere). A body is read up to 64 KiB (`service.amazon.bounded`); a longer
+one counts as none.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from service import metrics_registry
+from service.amazon.bounded import AnswerTooLarge, read_body
 from service.amazon.retry import RetryPolicy, retry_after
 from service.clock import Clock
 
@@ -56,6 +58,16 @@ class AlexaUnreachable(Exception):
         self.attempts = attempts
 
 
+async def _read(resp: aiohttp.ClientResponse, url: str) -> bytes:
+    """The body, or nothing when it is larger than any answer of the Alexa API (its status
+    still counts; the body is garbage)."""
+    try:
+        return await read_body(resp)
+    except AnswerTooLarge as exc:
+        log.warning("Alexa %s answer body ignored: %s", url, exc)
+        return b""
+
+
 def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw else None
@@ -86,7 +98,7 @@ async def post_json(
                 allow_redirects=False,
             ) as resp:
                 status, headers = resp.status, resp.headers
-                raw = await resp.read()
+                raw = await _read(resp, url)
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure: metrics_registry.AlexaFailure = (
                 "timeout" if isinstance(exc, TimeoutError) else "network_error"

@@ -7,8 +7,8 @@ samples do. The two exception types split failures by what the caller should do:
 
 * ``LwaError`` — LWA gave a definite OAuth answer (4xx + JSON error). ``invalid_grant`` on a
   refresh means the user revoked the link: delete the tokens.
-* ``LwaUnavailable`` — no usable answer (network, timeout, 5xx, 429, garbage): keep the tokens
-  and retry later. Never treat this as a revocation.
+* ``LwaUnavailable`` — no usable answer (network, timeout, 5xx, 429, garbage, an answer larger
+  than 64 KiB): keep the tokens and retry later. Never treat this as a revocation.
 
 Tokens, codes and secrets are never logged, and ``LwaTokens`` keeps them out of its repr.
 """
@@ -24,6 +24,7 @@ from typing import Any, Final
 import aiohttp
 
 from service import metrics_registry
+from service.amazon.bounded import MAX_ANSWER_BYTES, AnswerTooLarge, read_body
 
 __all__ = ["LwaError", "LwaTokens", "LwaUnavailable", "exchange_code", "refresh_tokens"]
 
@@ -145,7 +146,10 @@ async def _post_token_form(
             allow_redirects=False,
         ) as resp:
             status = resp.status
-            raw = await resp.read()
+            raw = await read_body(resp)
+    except AnswerTooLarge as exc:  # garbage: no LWA answer is that long
+        log.warning("LWA %s answer refused: %s", grant_type, exc)
+        raise LwaUnavailable(f"LWA answered more than {MAX_ANSWER_BYTES} bytes") from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("LWA %s request failed: %s", grant_type, type(exc).__name__)
         raise LwaUnavailable(f"LWA token endpoint unreachable ({type(exc).__name__})") from exc

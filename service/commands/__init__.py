@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from service.commands import clients, keys, partners, rekey, seed, serve
+from service.commands import alexa, clients, keys, partners, rekey, seed, serve
 
 Register = Callable[["argparse._SubParsersAction[Any]"], None]
 
@@ -17,4 +17,5 @@ COMMANDS: list[Register] = [
     partners.register,
     rekey.register,
     keys.register,
+    alexa.register,
 ]

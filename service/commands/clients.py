@@ -14,7 +14,6 @@ from typing import Any
 from service.commands.database import CommandContext, run_read_only, run_with_db
 from service.models.oauth import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
 from service.oauth.clients import (
-    PERMISSIONS,
     ClientConfigError,
     ClientExists,
     get_client,
@@ -72,7 +71,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     add.add_argument("--refresh-policy", choices=REFRESH_POLICIES, default="reuse")
     add.add_argument(
-        "--permission", action="append", default=[], dest="permissions", choices=PERMISSIONS
+        "--permission",
+        action="append",
+        default=[],
+        dest="permissions",
+        metavar="PERMISSION",
+        help="introspect, or partner_token:<partner id> (the app backend API for that partner's "
+        "users); repeat for each",
+    )
+    add.add_argument(
+        "--authorization-response-iss",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="send iss (our issuer) in authorization responses (RFC 9207)",
     )
     add.add_argument(
         "--secret",
@@ -135,6 +146,8 @@ def _add(args: argparse.Namespace) -> int:
             ),
             refresh_policy=args.refresh_policy,
             permissions=args.permissions,
+            authorization_response_iss=args.authorization_response_iss,
+            allow_http_redirect_uris=settings.dev,
             secret=_secret_arg(args.secret),
         )
 

@@ -43,8 +43,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add.add_argument(
         "--region", choices=sorted(regions.LWA_TOKEN_URLS), help="sets both hosts (default NA)"
     )
-    add.add_argument("--lwa-token-url", metavar="REGION|URL", help="override the LWA token URL")
-    add.add_argument("--alexa-api-base", metavar="REGION|URL", help="override the Alexa API host")
+    add.add_argument(
+        "--lwa-token-url",
+        metavar="REGION|URL",
+        help="override the LWA token URL (Amazon's; others need ALS_ALLOW_CUSTOM_AMAZON_URLS)",
+    )
+    add.add_argument(
+        "--alexa-api-base",
+        metavar="REGION|URL",
+        help="override the Alexa API host (Amazon's; others need ALS_ALLOW_CUSTOM_AMAZON_URLS)",
+    )
     add.add_argument(
         "--scope",
         action="append",
@@ -52,7 +60,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="SCOPE",
         help="LWA scope (repeat; default alexa::health:profile:write)",
     )
-    add.add_argument("--replace", action="store_true", help="overwrite an existing partner")
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite an existing partner (an empty secret keeps the stored one, unless a "
+        "URL changes)",
+    )
     add.set_defaults(run=_add)
 
     commands.add_parser("list", help="list partners (no secrets)").set_defaults(run=_list)
@@ -99,6 +112,7 @@ def _add(args: argparse.Namespace) -> int:
             region=args.region,
             scopes=tuple(args.scopes or partner_admin.DEFAULT_SCOPES),
             replace=args.replace,
+            allow_custom_urls=settings.allow_custom_amazon_urls,
         )
         client = await get_client(ctx.db, args.partner_id)
         return partner_admin.describe(partner), client is not None

@@ -19,6 +19,7 @@ import aiohttp
 
 from service.commands.database import CommandContext, keyring_for_writing, run_with_db
 from service.linking import partners as partner_admin
+from service.models.oauth import partner_token_permission
 from service.oauth.clients import (
     describe,
     get_client,
@@ -106,7 +107,7 @@ async def demo_app_backend(ctx: SeedContext) -> dict[str, Any]:
         DEMO_BACKEND_SECRET,
         name="Demo app backend",
         grant_types=("client_credentials",),
-        permissions=("partner_token", "introspect"),
+        permissions=(partner_token_permission(DEMO_PARTNER), "introspect"),
         access_token_ttl=ctx.settings.access_token_ttl,
     )
     return {DEMO_BACKEND_CLIENT: {**client, "client_secret": DEMO_BACKEND_SECRET}}
@@ -139,6 +140,11 @@ async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
     if isinstance(keyring, str):
         raise SystemExit(f"error: {keyring}")
     base = ctx.amazon_standin.rstrip("/")
+    if not ctx.settings.allow_custom_amazon_urls:
+        raise SystemExit(
+            "error: the demo partner points at the Amazon stand-in, not at Amazon: set "
+            "ALS_ALLOW_CUSTOM_AMAZON_URLS=true (scripts/dev_env.sh does)"
+        )
     await _register_standin_client(base)
     partner = await partner_admin.add_partner(
         ctx.command.db,
@@ -150,6 +156,7 @@ async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
         alexa_api_base=base,
         replace=True,
         actor="seed",
+        allow_custom_urls=ctx.settings.allow_custom_amazon_urls,
     )
     return {
         f"partner:{DEMO_PARTNER}": {

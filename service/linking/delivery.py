@@ -21,6 +21,7 @@ from service.amazon.retry import retry_after
 from service.linking import tokens
 from service.linking.deps import LinkingDeps
 from service.linking.errors import AlexaRejected, AlexaUnreachable, LinkInactive
+from service.linking.partners import require_alexa_base
 from service.models.linking import LinkStatus, PartnerLink
 from service.storage import audit, partner_tokens
 
@@ -57,6 +58,10 @@ async def send(
     refreshed = False
     while True:
         link = token.link
+        # The host stored with the link when it was made: checked like the partner's own.
+        require_alexa_base(
+            partner_id, link.alexa_api_base, allow_custom=deps.allow_custom_amazon_urls
+        )
         try:
             answer = await alexa_api.post_json(
                 deps.http,

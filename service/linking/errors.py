@@ -29,6 +29,15 @@ class PartnerNotFound(LinkingError):
     error = "partner_not_found"
 
 
+class PartnerMisconfigured(LinkingError):
+    """The partner's stored LWA token URL or Alexa API base is not one we may call (not
+    Amazon's, or a link-local or metadata address): nothing is sent until an admin corrects
+    it. Our configuration, not the caller's request, is at fault."""
+
+    status = 500
+    error = "partner_misconfigured"
+
+
 class LinkNotFound(LinkingError):
     status = 404
     error = "link_not_found"

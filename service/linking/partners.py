@@ -1,23 +1,37 @@
 """Partner administration: validated creation and change (the LWA client secret sealed here),
-removal, listings, and a description that never holds the secret. Every change is audited."""
+removal, listings, and a description that never holds the secret. Every change is audited.
+
+A partner's LWA token URL and Alexa API base must be Amazon's unless the operator allows others
+(`service.amazon.regions`); that is checked here when they are set, and again by
+`require_callable` before each use, so a partner stored before the rule (or while other URLs
+were allowed) is not called. Changing either URL needs the LWA client secret entered again: the
+secret is sent to the LWA token URL, so whoever moves the URL must already know it.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from service.amazon import regions
 from service.clock import utcnow
 from service.crypto import KeyRing
 from service.db import Database
+from service.linking.errors import PartnerMisconfigured
 from service.linking.sealing import open_sealed, seal_client_secret
 from service.models.linking import Partner
+from service.models.oauth import PARTNER_ID_PATTERN
 from service.storage import audit, partner_tokens, refresh_leases
 from service.storage import clients as client_store
 from service.storage import partners as store
 from service.storage.partners import PartnerExists as PartnerExists  # re-exported for callers
 
-PARTNER_ID_RE: Final = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+log = logging.getLogger(__name__)
+
+PARTNER_ID_RE: Final = re.compile(PARTNER_ID_PATTERN)
 DEFAULT_SCOPES: Final = ("alexa::health:profile:write",)
 
 
@@ -38,27 +52,34 @@ async def add_partner(
     scopes: tuple[str, ...] = DEFAULT_SCOPES,
     replace: bool = False,
     actor: str = "cli",
+    allow_custom_urls: bool = False,
 ) -> Partner:
     """`region` (NA/EU/FE) sets both hosts; `lwa_token_url`/`alexa_api_base` (a region name or
-    any URL) override either. With `replace`, an empty `lwa_client_secret` keeps the stored one.
-    `PartnerConfigError` or `PartnerExists` when refused."""
+    a URL: Amazon's, or any other with `allow_custom_urls`, ALS_ALLOW_CUSTOM_AMAZON_URLS)
+    override either. With `replace`, an empty `lwa_client_secret` keeps the stored one, unless
+    a URL changes. `PartnerConfigError` or `PartnerExists` when refused."""
     if not PARTNER_ID_RE.fullmatch(partner_id):
         raise PartnerConfigError("partner id must be 1-128 of A-Z a-z 0-9 . _ : @ -")
     if not lwa_client_id.strip():
         raise PartnerConfigError("the LWA client id is required")
+    try:
+        token_url = regions.lwa_token_url(lwa_token_url or region, allow_custom=allow_custom_urls)
+        api_base = regions.alexa_api_base(alexa_api_base or region, allow_custom=allow_custom_urls)
+    except regions.RegionError as exc:
+        raise PartnerConfigError(str(exc)) from None
     if not lwa_client_secret and replace:
         existing = await store.get(db, partner_id)
         if existing is not None:
+            if (existing.lwa_token_url, existing.alexa_api_base) != (token_url, api_base):
+                raise PartnerConfigError(
+                    "changing the LWA token URL or the Alexa API base needs the LWA client "
+                    "secret entered again"
+                )
             lwa_client_secret = open_sealed(
                 existing.lwa_client_secret, keyring, "LWA client secret"
             )
     if not lwa_client_secret or lwa_client_secret != lwa_client_secret.strip():
         raise PartnerConfigError("the LWA client secret is empty or has surrounding blanks")
-    try:
-        token_url = regions.lwa_token_url(lwa_token_url or region)
-        api_base = regions.alexa_api_base(alexa_api_base or region)
-    except regions.RegionError as exc:
-        raise PartnerConfigError(str(exc)) from None
     partner = await store.save(
         db,
         partner_id=partner_id,
@@ -122,3 +143,53 @@ def describe(partner: Partner) -> dict[str, Any]:
         "created_at": partner.created_at.isoformat(),
         "updated_at": partner.updated_at.isoformat(),
     }
+
+
+def require_callable(partner: Partner, *, allow_custom: bool) -> None:
+    """Before anything is sent with the partner's credentials or its users' tokens: both of its
+    URLs must still be ones we may call (`service.amazon.regions`); `PartnerMisconfigured`,
+    logged, when one is not."""
+    _require(
+        partner.partner_id,
+        "LWA token URL",
+        partner.lwa_token_url,
+        regions.check_lwa_token_url,
+        allow_custom=allow_custom,
+    )
+    require_alexa_base(partner.partner_id, partner.alexa_api_base, allow_custom=allow_custom)
+
+
+def require_alexa_base(partner_id: str, api_base: str, *, allow_custom: bool) -> None:
+    """The Alexa API base a link was made with (stored with the link) before sending to it."""
+    _require(
+        partner_id,
+        "Alexa API base",
+        api_base,
+        regions.check_alexa_api_base,
+        allow_custom=allow_custom,
+    )
+
+
+def _require(
+    partner_id: str,
+    what: str,
+    url: str,
+    check: Callable[..., str],
+    *,
+    allow_custom: bool,
+) -> None:
+    try:
+        check(url, allow_custom=allow_custom)
+    except regions.RegionError as exc:
+        try:
+            host = urlsplit(url).hostname  # never the whole URL: it might carry a password
+        except ValueError:
+            host = None
+        log.error(
+            "partner %s not called: its %s (host %s) is refused: %s", partner_id, what, host, exc
+        )
+        raise PartnerMisconfigured(
+            f"partner {partner_id}'s {what} is not one we may call ({exc}); an administrator "
+            "must correct the partner (partners add --replace, or the admin page)",
+            partner_id=partner_id,
+        ) from None

@@ -17,6 +17,16 @@ REFRESH_POLICIES = (REUSE, ROTATE)
 
 TokenKind = Literal["access", "refresh"]
 
+# Permissions of a client: `introspect` (RFC 7662 for every token), and for each partner whose
+# users' LWA tokens an app backend may use, `partner_token:<partner id>`.
+INTROSPECT = "introspect"
+PARTNER_TOKEN = "partner_token"  # noqa: S105 - a permission name
+PARTNER_ID_PATTERN = r"[A-Za-z0-9._:@-]{1,128}"  # a partner id is one of our client ids
+
+
+def partner_token_permission(partner_id: str) -> str:
+    return f"{PARTNER_TOKEN}:{partner_id}"
+
 
 @dataclass(frozen=True)
 class OAuthClient:
@@ -32,6 +42,8 @@ class OAuthClient:
     refresh_policy: str = REUSE
     permissions: frozenset[str] = frozenset()
     created_at: datetime | None = None
+    # RFC 9207: authorization responses carry `iss` (our issuer) for this client.
+    authorization_response_iss: bool = False
 
     def check_redirect_uri(self, uri: str) -> bool:
         """Exact string match against the registered URIs (RFC 6749 §3.1.2.3, no prefix rules)."""
@@ -45,6 +57,15 @@ class OAuthClient:
 
     def has_permission(self, permission: str) -> bool:
         return permission in self.permissions
+
+    @property
+    def partner_ids(self) -> frozenset[str]:
+        """The partners whose users' LWA tokens this client (an app backend) may use."""
+        prefix = PARTNER_TOKEN + ":"
+        return frozenset(p[len(prefix) :] for p in self.permissions if p.startswith(prefix))
+
+    def may_use_partner(self, partner_id: str) -> bool:
+        return partner_token_permission(partner_id) in self.permissions
 
 
 @dataclass(frozen=True)

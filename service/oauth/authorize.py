@@ -5,6 +5,17 @@ redirect URI (failures raise `UntrustedRedirect`, shown as our own error page, b
 redirecting to an unverified URI would make us an open redirector); then everything else
 (failures raise `ClientRedirect`, which sends the browser back to the client with `error` and
 the unchanged `state`).
+
+Remembered consent skips the consent page only while the user still holds an active grant of
+the client (a code they exchanged, not revoked): a first link, and a link again after an
+unlink, always ask. Without that rule, an attacker who starts linking in their own Alexa app
+and gets a logged-in victim to open the authorization URL would link the victim's account to
+the attacker's Alexa account without the victim seeing anything (login CSRF, RFC 6749 §10.12;
+RFC 9700 §4.7). `prompt` (OpenID Connect Core 1.0 §3.1.2.1) is honoured: `login` sends the user
+through Keycloak's login again, `consent` always shows the consent page, `none` never shows a
+page (`login_required` / `consent_required` instead). A client registered with
+`authorization_response_iss` gets `iss` (our issuer) in every authorization response, errors
+included (RFC 9207 §2), to tell our responses from another server's (mix-up attacks).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from service.models.oauth import AUTHORIZATION_CODE, AuthorizationCode, OAuthCli
 from service.oauth import pkce, scopes
 from service.oauth.errors import (
     AccessDenied,
+    ConsentRequired,
     InvalidRequest,
     InvalidScope,
     OAuthError,
@@ -30,7 +42,7 @@ from service.oauth.errors import (
 )
 from service.oauth.redirect_uri import with_params
 from service.oauth.token_values import new_grant_id, new_secret_value, secret_hash
-from service.storage import audit
+from service.storage import audit, token_grants
 from service.storage import authorization_codes as code_store
 from service.storage import clients as client_store
 from service.storage import grants as grant_store
@@ -38,13 +50,18 @@ from service.storage import grants as grant_store
 log = logging.getLogger(__name__)
 
 
+PROMPTS = ("none", "login", "consent")
+
+
 class ClientRedirect(Exception):
     """An OAuth error to send back to the (verified) redirect URI."""
 
-    def __init__(self, error: OAuthError, redirect_uri: str, state: str | None) -> None:
+    def __init__(
+        self, error: OAuthError, redirect_uri: str, state: str | None, issuer: str | None = None
+    ) -> None:
         super().__init__(error.error)
         self.error = error
-        self.location = error.redirect_location(redirect_uri, state)
+        self.location = error.redirect_location(redirect_uri, state, issuer)
 
 
 @dataclass(frozen=True)
@@ -56,9 +73,12 @@ class AuthorizationRequest:
     state: str | None
     code_challenge: str | None
     code_challenge_method: str | None
+    prompt: frozenset[str] = frozenset()  # OpenID Connect Core 1.0 §3.1.2.1
+    issuer: str | None = None  # sent as `iss` (RFC 9207) when the client asked for it
 
     def form_fields(self) -> dict[str, str]:
-        """The request's parameters, for the consent form to send back unchanged."""
+        """The request's parameters, for the consent form to send back unchanged (`prompt`
+        has been served by then)."""
         fields = {
             "response_type": "code",
             "client_id": self.client.client_id,
@@ -71,11 +91,14 @@ class AuthorizationRequest:
         return {k: v for k, v in fields.items() if v}
 
     def error(self, error: OAuthError) -> ClientRedirect:
-        return ClientRedirect(error, self.redirect_uri, self.state)
+        return ClientRedirect(error, self.redirect_uri, self.state, self.issuer)
 
 
-async def validate(db: Database, values: Mapping[str, Sequence[str]]) -> AuthorizationRequest:
-    """`values`: every parameter with all the values it was sent with (§3.1 allows one)."""
+async def validate(
+    db: Database, values: Mapping[str, Sequence[str]], *, issuer: str
+) -> AuthorizationRequest:
+    """`values`: every parameter with all the values it was sent with (§3.1 allows one);
+    `issuer`: ours (the metadata's `issuer`)."""
     client_ids = values.get("client_id", [])
     if len(client_ids) != 1 or not client_ids[0]:
         raise UntrustedRedirect("The link that brought you here is incomplete (no client).")
@@ -85,6 +108,7 @@ async def validate(db: Database, values: Mapping[str, Sequence[str]]) -> Authori
     redirect_uri = _redirect_uri(client, values.get("redirect_uri", []))
     states = values.get("state", [])
     state = states[0] if len(states) == 1 and states[0] else None
+    iss = issuer if client.authorization_response_iss else None
     try:
         params = _single_valued(values)
         if "response_type" not in params:
@@ -100,8 +124,9 @@ async def validate(db: Database, values: Mapping[str, Sequence[str]]) -> Authori
         challenge = params.get("code_challenge")
         method = params.get("code_challenge_method")
         pkce.check_challenge(challenge, method, required=client.require_pkce)
+        prompt = _prompt(params.get("prompt"))
     except OAuthError as exc:
-        raise ClientRedirect(exc, redirect_uri, state) from None
+        raise ClientRedirect(exc, redirect_uri, state, iss) from None
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -110,7 +135,20 @@ async def validate(db: Database, values: Mapping[str, Sequence[str]]) -> Authori
         state=state,
         code_challenge=challenge,
         code_challenge_method=method,
+        prompt=prompt,
+        issuer=iss,
     )
+
+
+def _prompt(value: str | None) -> frozenset[str]:
+    """OpenID Connect Core 1.0 §3.1.2.1: space-delimited; `none` only on its own."""
+    prompt = frozenset((value or "").split())
+    unknown = prompt - set(PROMPTS)
+    if unknown:
+        raise InvalidRequest(f"Unsupported prompt value: {' '.join(sorted(unknown))}.")
+    if "none" in prompt and len(prompt) > 1:
+        raise InvalidRequest("prompt=none cannot be combined with other values.")
+    return prompt
 
 
 def _single_valued(values: Mapping[str, Sequence[str]]) -> dict[str, str]:
@@ -136,8 +174,23 @@ def _redirect_uri(client: OAuthClient, sent: Sequence[str]) -> str:
 
 
 async def has_consent(db: Database, request: AuthorizationRequest, user: User) -> bool:
-    grant = await grant_store.get(db, user_id=user.id, client_id=request.client.client_id)
-    return grant is not None and request.scopes <= grant.scopes
+    """Whether the consent page may be skipped: the user allowed these scopes before and is
+    still linked (holds an active grant of the client), and the client did not ask for the
+    page (`prompt=consent`)."""
+    if "consent" in request.prompt:
+        return False
+    client_id = request.client.client_id
+    grant = await grant_store.get(db, user_id=user.id, client_id=client_id)
+    return (
+        grant is not None
+        and request.scopes <= grant.scopes
+        and await token_grants.has_active(db, user.id, client_id)
+    )
+
+
+def consent_required(request: AuthorizationRequest) -> ClientRedirect:
+    """`prompt=none` and the consent page would be needed."""
+    return request.error(ConsentRequired())
 
 
 async def approve(
@@ -186,6 +239,8 @@ async def approve(
     params = [("code", value)]
     if request.state is not None:
         params.append(("state", request.state))
+    if request.issuer is not None:
+        params.append(("iss", request.issuer))
     return with_params(request.redirect_uri, params)
 
 

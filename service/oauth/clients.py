@@ -2,6 +2,11 @@
 
 Secrets are stored only as bcrypt hashes (`secret_hashing`). Generated secrets are 256-bit
 random values; an admin-chosen secret must be 24 to 72 bytes long.
+
+Redirect URIs are https, except in dev mode (`allow_http_redirect_uris`): a code sent over
+plain http can be read on the way (RFC 6749 §3.1.2.1). Permissions are
+`introspect` and, once for each partner whose users' LWA tokens an app backend may use,
+`partner_token:<partner id>`; a bare `partner_token` (every partner, as before) is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from service.db import Database
 from service.models.oauth import (
     AUTHORIZATION_CODE,
     GRANT_TYPES,
+    INTROSPECT,
+    PARTNER_ID_PATTERN,
+    PARTNER_TOKEN,
     REFRESH_POLICIES,
     REFRESH_TOKEN,
     REUSE,
@@ -43,7 +51,8 @@ from service.storage.clients import ClientExists as ClientExists  # re-exported 
 MIN_SECRET_LENGTH = 24
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{3,128}$")
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3
-PERMISSIONS = ("partner_token", "introspect")
+PERMISSIONS = (INTROSPECT,)  # and partner_token:<partner id>, once per partner
+_PARTNER_TOKEN_PERMISSION = re.compile(rf"{PARTNER_TOKEN}:{PARTNER_ID_PATTERN}")
 # Ten years: longer lifetimes overflow the expiry date (a 500 at /oauth/token for every call)
 # or Mongo's 8-byte integers; 0 still means a refresh token never expires.
 MAX_TOKEN_TTL = 10 * 366 * 24 * 3600
@@ -61,7 +70,7 @@ def generate_client_id() -> str:
     return "client-" + secrets.token_hex(8)
 
 
-def validate_client(client: OAuthClient) -> OAuthClient:
+def validate_client(client: OAuthClient, *, allow_http_redirect_uris: bool = False) -> OAuthClient:
     """Check a registration before it is stored; raises ClientConfigError."""
     if not CLIENT_ID_PATTERN.match(client.client_id):
         raise ClientConfigError("client_id must be 3-128 characters of A-Z a-z 0-9 . _ ~ -")
@@ -70,31 +79,43 @@ def validate_client(client: OAuthClient) -> OAuthClient:
     unknown = client.grant_types - set(GRANT_TYPES)
     if unknown or not client.grant_types:
         raise ClientConfigError(f"grant types must be some of {', '.join(GRANT_TYPES)}")
-    _check_redirect_uris(client)
+    _check_redirect_uris(client, allow_http=allow_http_redirect_uris)
     for scope in client.scopes:
         if not SCOPE_TOKEN.match(scope):
             raise ClientConfigError(f"scope {scope!r} is not a valid scope token")
     _check_lifetimes(client)
     if client.refresh_policy not in REFRESH_POLICIES:
         raise ClientConfigError(f"refresh policy must be one of {', '.join(REFRESH_POLICIES)}")
-    unknown = client.permissions - set(PERMISSIONS)
-    if unknown:
-        raise ClientConfigError(f"permissions must be some of {', '.join(PERMISSIONS)}")
+    _check_permissions(client.permissions)
     return client
 
 
-def _check_redirect_uris(client: OAuthClient) -> None:
+def _check_permissions(permissions: Iterable[str]) -> None:
+    for permission in permissions:
+        if permission == PARTNER_TOKEN:
+            raise ClientConfigError(
+                "the partner_token permission must name the partner: partner_token:<partner "
+                "id>, once for each partner whose tokens the client may use"
+            )
+        if permission not in PERMISSIONS and not _PARTNER_TOKEN_PERMISSION.fullmatch(permission):
+            raise ClientConfigError(
+                f"permission {permission!r} is not one of {', '.join(PERMISSIONS)} or "
+                "partner_token:<partner id>"
+            )
+
+
+def _check_redirect_uris(client: OAuthClient, *, allow_http: bool) -> None:
+    schemes = ("https", "http") if allow_http else ("https",)
     for uri in client.redirect_uris:
         try:
             parts = urlsplit(uri)
         except ValueError:  # e.g. an unclosed "[" in the host
             parts = None
-        if (
-            parts is None
-            or parts.scheme not in ("https", "http")
-            or not parts.netloc
-            or parts.fragment
-        ):
+        if parts is not None and parts.scheme == "http" and not allow_http:
+            raise ClientConfigError(
+                f"redirect URI {uri!r} must be https (http only with ALS_ENV=dev)"
+            )
+        if parts is None or parts.scheme not in schemes or not parts.netloc or parts.fragment:
             raise ClientConfigError(
                 f"redirect URI {uri!r} must be an absolute URL without fragment"
             )
@@ -135,8 +156,11 @@ def _build(
     refresh_token_ttl: int = 0,
     refresh_policy: str = REUSE,
     permissions: Iterable[str] = (),
+    authorization_response_iss: bool = False,
+    allow_http_redirect_uris: bool = False,
 ) -> OAuthClient:
-    """The one place where client settings become a validated client."""
+    """The one place where client settings become a validated client. `allow_http_redirect_uris`
+    comes from the settings (dev mode), not from the client."""
     return validate_client(
         OAuthClient(
             client_id=client_id,
@@ -149,9 +173,11 @@ def _build(
             access_token_ttl=access_token_ttl,
             refresh_token_ttl=refresh_token_ttl,
             refresh_policy=refresh_policy,
-            permissions=frozenset(permissions),
+            permissions=frozenset(p.strip() for p in permissions if p.strip()),
             created_at=created_at,
-        )
+            authorization_response_iss=authorization_response_iss,
+        ),
+        allow_http_redirect_uris=allow_http_redirect_uris,
     )
 
 
@@ -167,6 +193,7 @@ def settings_of(client: OAuthClient) -> dict[str, Any]:
         "refresh_token_ttl": client.refresh_token_ttl,
         "refresh_policy": client.refresh_policy,
         "permissions": client.permissions,
+        "authorization_response_iss": client.authorization_response_iss,
     }
 
 
@@ -220,7 +247,11 @@ async def rotate_secret(
 
 async def remove_client(db: Database, hooks: UnlinkHooks, client_id: str, *, actor: str) -> bool:
     """Delete the client and everything it holds: its tokens stop working at once, its
-    consents and codes are gone, and the unlink hooks run for each user who had linked it."""
+    consents and codes are gone, and the unlink hooks run for each user who had linked it.
+
+    The consents go last, after every user's hooks ran: they are the list of who had linked
+    the client, so a removal that failed part-way (the database, a hook) is finished by
+    removing the client again. True when there was anything to remove."""
     # Recorded first, so a token request of this client under way cannot keep what it issues.
     now = utcnow()
     await revocations.record_client_removal(db, client_id, now)
@@ -229,12 +260,18 @@ async def remove_client(db: Database, hooks: UnlinkHooks, client_id: str, *, act
     await token_grants.revoke_client(db, client_id, now)
     await token_store.revoke_client(db, client_id)
     await code_store.delete_for_client(db, client_id)
-    await grant_store.forget_client(db, client_id)
+    failure: Exception | None = None
     for user_id in linked:
-        await hooks.run(db, user_id=user_id, client_id=client_id)
-    if existed:
+        try:
+            await hooks.run(db, user_id=user_id, client_id=client_id)
+        except Exception as exc:  # the other users' clean-up still runs (the hooks log it)
+            failure = failure or exc
+    if failure is not None:
+        raise failure  # the consents stay, naming whose clean-up a second removal must redo
+    await grant_store.forget_client(db, client_id)
+    if existed or linked:
         await audit.record(db, "client_removed", actor=actor, client_id=client_id)
-    return existed
+    return existed or bool(linked)
 
 
 async def get_client(db: Database, client_id: str) -> OAuthClient | None:
@@ -316,5 +353,6 @@ def describe(client: OAuthClient) -> dict[str, Any]:
         "refresh_token_ttl": client.refresh_token_ttl,
         "refresh_policy": client.refresh_policy,
         "permissions": sorted(client.permissions),
+        "authorization_response_iss": client.authorization_response_iss,
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from service.crypto import KeyRing
 from service.db import Database
@@ -14,3 +15,6 @@ class OAuthDeps:
     db: Database
     keyring: KeyRing  # ALS_TOKEN_KEYS: signs and checks our tokens (`token_format`)
     clients: ClientDirectory
+    # RFC 9700 §4.14.2: a refresh token unused this long expires (ALS_REFRESH_TOKEN_IDLE_DAYS);
+    # None: never.
+    refresh_idle: timedelta | None = None

@@ -26,11 +26,16 @@ class OAuthError(ServiceError):
         # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
         return _NOT_ALLOWED.sub("'", description)
 
-    def redirect_location(self, redirect_uri: str, state: str | None) -> str:
-        """Where to send the browser back to the client (RFC 6749 §4.1.2.1)."""
+    def redirect_location(
+        self, redirect_uri: str, state: str | None, issuer: str | None = None
+    ) -> str:
+        """Where to send the browser back to the client (RFC 6749 §4.1.2.1), with `iss` when
+        the client wants it (RFC 9207 §2)."""
         params = [(k, str(v)) for k, v in self.body().items()]
         if state is not None:
             params.append(("state", state))
+        if issuer is not None:
+            params.append(("iss", issuer))
         return with_params(redirect_uri, params)
 
 
@@ -71,6 +76,21 @@ class InvalidScope(OAuthError):
 class AccessDenied(OAuthError):
     error = "access_denied"
     default_description = "The user denied the request."
+
+
+class LoginRequired(OAuthError):
+    """`prompt=none` and nobody is logged in (OpenID Connect Core 1.0 §3.1.2.6)."""
+
+    error = "login_required"
+    default_description = "The user is not logged in."
+
+
+class ConsentRequired(OAuthError):
+    """`prompt=none` and the request needs the user's consent (OpenID Connect Core 1.0
+    §3.1.2.6)."""
+
+    error = "consent_required"
+    default_description = "The user has to allow this app first."
 
 
 class UnsupportedResponseType(OAuthError):

@@ -25,4 +25,7 @@ def server_metadata(settings: Settings, paths: dict[str, str]) -> dict[str, Any]
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
+        # RFC 9207 §3: `iss` in authorization responses, to clients registered for it
+        # (`clients add --authorization-response-iss`).
+        "authorization_response_iss_parameter_supported": True,
     }

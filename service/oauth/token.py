@@ -5,7 +5,8 @@
 
 State is kept per grant, not per token (`storage.token_grants`): a code exchange creates the
 grant, and every token is minted bound to it under a MAC (`token_format`), so nothing is
-written per token. A refresh with the `reuse` policy is a check of the MAC, one read of the
+written per token (with ALS_REFRESH_TOKEN_IDLE_DAYS set, a refresh notes its grant's last use,
+at most once a day). A refresh with the `reuse` policy is a check of the MAC, one read of the
 grant and the minting of an access token, and returns the presented refresh token (Amazon's
 rule that an old refresh token must not die the moment a new one is issued). With `rotate` a
 new refresh token is issued; the presented one stays valid until its successor is first used
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 
 BAD_CODE = "The authorization code is invalid, expired, already used or not issued to you."
 BAD_REFRESH = "The refresh token is invalid, expired, revoked or not issued to you."
+# With idle expiry on, a grant's last use is written at most this often (or a quarter of the
+# idle time, if shorter): the expiry is that coarse, and a refresh writes nothing otherwise.
+USE_RECORD_INTERVAL = timedelta(days=1)
 
 
 def required(params: Mapping[str, str], name: str) -> str:
@@ -175,10 +179,11 @@ async def exchange_code(
             await _replayed(deps, code)
             raise InvalidGrant(BAD_CODE)
         raise refusal
-    # Spending the code is making its grant: the insert under the grant id, unique, is what
-    # exactly one of any number of concurrent exchanges wins (an insert is atomic on MongoDB
-    # and FerretDB alike). From here the code is spent, also when a check below fails: a wrong
-    # verifier or redirect URI cannot be retried against the same code.
+    # The code's grant is made first (the after-check below needs it stored), and the answer
+    # is recorded last (`mark_answered`), an insert that exactly one of any number of
+    # concurrent exchanges wins (an insert is atomic on MongoDB and FerretDB alike). A grant
+    # that exists without an answer is an exchange the database failed part-way (Alexa got a
+    # 503): its client may try again while the code lives, and gets the tokens then.
     now = _now()
     grant, created = await token_grants.insert(
         db,
@@ -191,9 +196,11 @@ async def exchange_code(
             created_at=now,
         ),
     )
-    if not created:
-        await _replayed(deps, code)  # used before, or lost the race to a concurrent exchange
+    if not created and (not grant.active or await code_store.answered(db, code_hash)):
+        await _replayed(deps, code)  # used before, or revoked: a replay
         raise InvalidGrant(BAD_CODE)
+    # From here a failed check spends the code: a wrong verifier or redirect URI cannot be
+    # retried against the same code.
     try:
         _check_redirect_uri(client, code, params.get("redirect_uri"))
         pkce.verify(code.code_challenge, code.code_challenge_method, params.get("code_verifier"))
@@ -212,7 +219,7 @@ async def exchange_code(
     ):
         await token_grants.revoke(db, grant.grant_id, utcnow())
         raise InvalidGrant(BAD_CODE)
-    return issue(
+    answer = issue(
         deps,
         client,
         grant,
@@ -220,6 +227,16 @@ async def exchange_code(
         with_refresh=client.allows_grant(REFRESH_TOKEN),
         now=now,
     )
+    if deps.refresh_idle is not None:  # idle time counts from the link (one write per link)
+        await token_grants.record_use(db, grant.grant_id, now)
+    # RFC 6749 §4.1.2, §10.5: one answer per code. Of exchanges racing each other, one wins
+    # this insert and the others are replays (the grant is revoked: the winner's tokens die
+    # too, as with any replay). Should this very write fail after the server applied it, the
+    # client's retry is taken for a replay: a loss limited to that one write's failure.
+    if not await code_store.mark_answered(db, code, now):
+        await _replayed(deps, code)
+        raise InvalidGrant(BAD_CODE)
+    return answer
 
 
 def _check_redirect_uri(client: OAuthClient, code: AuthorizationCode, sent: str | None) -> None:
@@ -274,6 +291,7 @@ async def refresh(deps: OAuthDeps, client: OAuthClient, params: Mapping[str, str
         or not grant.accepts("refresh", grant.created_at if claims is None else claims.issued_at)
     ):
         raise InvalidGrant(BAD_REFRESH)
+    await _note_use(deps, grant, now)
     requested = scopes.parse(params.get("scope")) or grant.scopes
     if not requested <= grant.scopes:
         raise InvalidScope("The requested scope exceeds what was granted.")
@@ -296,6 +314,23 @@ async def refresh(deps: OAuthDeps, client: OAuthClient, params: Mapping[str, str
     else:
         refresh_token = value
     return TokenResponse(access, client.access_token_ttl, requested, refresh_token)
+
+
+async def _note_use(deps: OAuthDeps, grant: TokenGrant, now: datetime) -> None:
+    """RFC 9700 §4.14.2, with ALS_REFRESH_TOKEN_IDLE_DAYS set: a refresh token unused that long
+    has expired (its grant is revoked, ending its access tokens too); a use is noted when the
+    last one noted is older than USE_RECORD_INTERVAL. Off (the default): nothing is read or
+    written."""
+    idle = deps.refresh_idle
+    if idle is None:
+        return
+    last = await token_grants.last_used(deps.db, grant.grant_id) or grant.created_at
+    if now - last > idle:
+        await token_grants.revoke(deps.db, grant.grant_id, utcnow())
+        log.info("refresh token of grant %s unused since %s: expired", grant.grant_id, last)
+        raise InvalidGrant(BAD_REFRESH)
+    if now - last >= min(USE_RECORD_INTERVAL, idle / 4):
+        await token_grants.record_use(deps.db, grant.grant_id, now)
 
 
 async def _legacy_grant(deps: OAuthDeps, client: OAuthClient, value: str) -> TokenGrant | None:

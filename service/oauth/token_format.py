@@ -2,11 +2,12 @@
 
 A token is ``als1.<kid>.<payload>.<tag>``: `payload` is the base64url JSON of its claims (grant
 id, kind, refresh generation, issue and expiry times in milliseconds, a narrower scope if any,
-16 random bytes), `tag` the HMAC-SHA256 of everything before it under the key `kid` of the key
-ring (derived from ALS_ENCRYPTION_KEYS, `service.crypto`). Nothing of a token is stored: a
-database dump yields no usable token, and a forged or altered one fails the MAC before any
-database read. A token is valid while its MAC holds, it has not expired, and its grant accepts
-it (`TokenGrant.accepts`). Old key ids verify until their key leaves the ring.
+16 random bytes), `tag` the HMAC-SHA256 of everything before it under the key `kid` of the
+token key ring (ALS_TOKEN_KEYS; each key's MAC key is derived by HKDF in `service.crypto`).
+Nothing of a token is stored: a database dump yields no usable token, and a forged or altered
+one fails the MAC before any database read. A token is valid while its MAC holds, it has not
+expired, and its grant accepts it (`TokenGrant.accepts`). Old key ids verify until their key
+leaves the ring.
 """
 
 from __future__ import annotations

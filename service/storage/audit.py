@@ -1,7 +1,9 @@
-"""`audit` collection: who did what, when (links, unlinks, refresh failures, admin changes)."""
+"""`audit` collection: who did what, when (links, unlinks, refresh failures, admin changes);
+kept ALS_AUDIT_RETENTION_DAYS (`purge`, run by the housekeeping loop)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from service.clock import utcnow
@@ -35,3 +37,8 @@ async def recent(
 ) -> list[dict[str, Any]]:
     query: dict[str, Any] = {} if user_id is None else {"user_id": user_id}
     return await db[COLLECTION].find(query, {"_id": 0}).sort("at", -1).to_list(limit)
+
+
+async def purge(db: Database, before: datetime) -> int:
+    """Events older than `before` (the retention's start)."""
+    return (await db[COLLECTION].delete_many({"at": {"$lt": before}})).deleted_count

@@ -1,13 +1,18 @@
 """`authorization_codes` collection: issued codes, stored only as the SHA-256 of their value
-(`_id`). A code's document never changes: spending it is inserting its grant, under the grant
-id the code names (`storage.token_grants`), which exactly one of any number of concurrent
-exchanges wins; a code whose grant exists is spent, and using it again is a replay.
+(`_id`). A code's document never changes. Exchanging it makes its grant, under the grant id the
+code names (`storage.token_grants`), and then records that the answer was given: the document
+`answered:<hash>`, whose insert exactly one of any number of concurrent exchanges wins. A code
+answered before is spent, and using it again is a replay; a code whose grant was made but whose
+answer never went out (the database failed in between) may be exchanged again by its client
+while it lives (`service.oauth.token.exchange_code`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+
+from pymongo.errors import DuplicateKeyError
 
 from service.db import Database
 from service.models.oauth import AuthorizationCode
@@ -65,12 +70,46 @@ async def get(db: Database, code_hash: str) -> AuthorizationCode | None:
     return None if doc is None else _from_doc(doc)
 
 
+def _answered_id(code_hash: str) -> str:
+    return f"answered:{code_hash}"
+
+
+async def mark_answered(db: Database, code: AuthorizationCode, at: datetime) -> bool:
+    """Record that the code's tokens are being handed out: True for the one exchange that does
+    it, False when it was recorded before (a replay, or a concurrent exchange that won). Kept
+    as long as the code's own document."""
+    doc = {
+        "_id": _answered_id(code.code_hash),
+        "grant_id": code.grant_id,
+        "at": at,
+        "purge_at": code.expires_at + KEEP_AFTER_EXPIRY,
+    }
+    try:
+        await db[COLLECTION].insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def answered(db: Database, code_hash: str) -> bool:
+    return await db[COLLECTION].find_one({"_id": _answered_id(code_hash)}, {"_id": 1}) is not None
+
+
 async def purge(db: Database, now: datetime) -> int:
     return await delete_expired(db, COLLECTION, "purge_at", now)
 
 
 async def delete_for_client(db: Database, client_id: str) -> None:
     await db[COLLECTION].delete_many({"client_id": client_id})
+
+
+async def delete_for_user(db: Database, user_id: str, *, issued_before: datetime) -> int:
+    """The user's codes issued at or before that time, for every client (a user disabled or
+    deleted in Keycloak)."""
+    result = await db[COLLECTION].delete_many(
+        {"user_id": user_id, "created_at": {"$lte": issued_before}}
+    )
+    return result.deleted_count
 
 
 async def delete_for_user_client(db: Database, user_id: str, client_id: str) -> int:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from service.clock import utcnow
 from service.db import Database
-from service.models.oauth import OAuthClient
+from service.models.oauth import PARTNER_TOKEN, OAuthClient, partner_token_permission
+from service.storage import partners
 
 COLLECTION = "clients"
+
+log = logging.getLogger(__name__)
 
 
 class ClientExists(Exception):
@@ -20,6 +24,36 @@ class ClientExists(Exception):
 async def ensure_indexes(db: Database) -> None:
     # `_id` is the client id, unique by construction; listing sorts by name.
     await db[COLLECTION].create_index([("name", 1)])
+    await migrate_bare_partner_token(db)
+
+
+async def migrate_bare_partner_token(db: Database) -> list[str]:
+    """Clients stored with the bare `partner_token` permission (which once meant every
+    partner's tokens) get `partner_token:<id>` for every partner that exists now instead, with
+    a warning naming each: they keep what they could do, and no partner added later is theirs
+    without an admin saying so. Runs at every start (with the indexes); idempotent, and a
+    concurrent run in another process writes the same. Returns the ids of the clients changed.
+    """
+    docs = await db[COLLECTION].find({"permissions": PARTNER_TOKEN}).to_list(None)
+    if not docs:
+        return []
+    partner_ids = sorted(p.partner_id for p in await partners.list_all(db))
+    changed = []
+    for doc in docs:
+        kept = [p for p in doc.get("permissions", ()) if p != PARTNER_TOKEN]
+        granted = [partner_token_permission(pid) for pid in partner_ids]
+        await db[COLLECTION].update_one(
+            {"_id": doc["_id"], "permissions": PARTNER_TOKEN},
+            {"$set": {"permissions": sorted({*kept, *granted})}},
+        )
+        changed.append(str(doc["_id"]))
+        log.warning(
+            "client %s had the bare partner_token permission (every partner): it now has "
+            "partner_token for the partners that exist (%s); review it on the admin page",
+            doc["_id"],
+            ", ".join(partner_ids) or "none",
+        )
+    return changed
 
 
 def _to_doc(client: OAuthClient) -> dict[str, Any]:
@@ -35,6 +69,7 @@ def _to_doc(client: OAuthClient) -> dict[str, Any]:
         "refresh_token_ttl": client.refresh_token_ttl,
         "refresh_policy": client.refresh_policy,
         "permissions": sorted(client.permissions),
+        "authorization_response_iss": client.authorization_response_iss,
         "created_at": client.created_at or utcnow(),
     }
 
@@ -53,6 +88,7 @@ def _from_doc(doc: dict[str, Any]) -> OAuthClient:
         refresh_policy=str(doc.get("refresh_policy", "reuse")),
         permissions=frozenset(doc.get("permissions", ())),
         created_at=doc.get("created_at"),
+        authorization_response_iss=bool(doc.get("authorization_response_iss", False)),
     )
 
 

@@ -10,6 +10,10 @@ on MongoDB and on FerretDB alike. A conditional update is no such guarantee on F
 which evaluates the filter apart from the write and then writes the whole document back: an
 unlink racing a refresh was lost there in 24 of 60 tries, and a refresh overwrote a re-link.
 The refresh lease (storage/refresh_leases.py) names the generation it refreshes.
+
+``username`` is the user's name when they linked, for display only: Keycloak users can be
+renamed and names reused, so a username given to the partner API is resolved to the current id
+through Keycloak (`service.user_directory`), never matched against this snapshot.
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ async def ensure_indexes(db: Database) -> None:
         with contextlib.suppress(OperationFailure):  # another process dropped it first
             await coll.drop_index(_LEGACY_UNIQUE_INDEX)
     await coll.create_index([("user_id", 1), ("partner_id", 1), ("generation", -1)])
-    await coll.create_index([("username", 1), ("partner_id", 1)])
     await coll.create_index([("partner_id", 1), ("status", 1)])
 
 
@@ -169,20 +172,6 @@ async def get(db: Database, user_id: str, partner_id: str) -> PartnerLink | None
     return _from_doc(docs[0]) if docs else None
 
 
-async def find(db: Database, user_ref: str, partner_id: str) -> PartnerLink | None:
-    """By our user's Keycloak id (sub) first, else by username (the newest such link)."""
-    link = await get(db, user_ref, partner_id)
-    if link is not None:
-        return link
-    docs = (
-        await db[COLLECTION]
-        .find({"username": user_ref, "partner_id": partner_id})
-        .sort([("linked_at", -1), ("generation", -1)])
-        .to_list(1)
-    )
-    return await get(db, docs[0]["user_id"], partner_id) if docs else None
-
-
 async def list_links(
     db: Database, *, user_id: str | None = None, partner_id: str | None = None
 ) -> list[PartnerLink]:
@@ -293,3 +282,14 @@ async def sealed_fields(db: Database) -> AsyncIterator[SealedField]:
             if isinstance(value, str):
                 context = token_context(doc["user_id"], doc["partner_id"], kind)
                 yield SealedField(COLLECTION, str(doc["_id"]), name, Sealed(value, context))
+
+
+async def purge_ended(db: Database, ended_before: datetime) -> int:
+    """Links that ended (revoked or inactive: their tokens are gone already) before that time;
+    the user's next link starts afresh. The ended set is the newest document of its link, so
+    nothing newer is touched; a re-link meanwhile has deleted it already."""
+    ended = [LinkStatus.REVOKED.value, LinkStatus.INACTIVE.value]
+    result = await db[COLLECTION].delete_many(
+        {"status": {"$in": ended}, "updated_at": {"$lt": ended_before}}
+    )
+    return result.deleted_count

@@ -11,7 +11,7 @@ once it has expired; a finished lease records its outcome for the callers waitin
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -21,7 +21,7 @@ from service.models.linking import Outcome, RefreshLease
 from service.storage.ttl import ensure_ttl_index
 
 COLLECTION = "refresh_leases"
-KEEP_SECONDS = 24 * 3600  # TTL housekeeping where the server enforces TTL indexes
+KEEP_SECONDS = 24 * 3600  # leases are deleted this long after they were taken
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -116,3 +116,10 @@ async def delete_for(db: Database, *, partner_id: str, user_id: str | None = Non
     if user_id is not None:
         query["user_id"] = user_id
     await db[COLLECTION].delete_many(query)
+
+
+async def purge(db: Database, now: datetime) -> int:
+    """Leases taken more than KEEP_SECONDS ago: what the TTL index does on MongoDB, for
+    servers without TTL indexes (FerretDB). A lease lives seconds; a day is far beyond that."""
+    cutoff = now - timedelta(seconds=KEEP_SECONDS)
+    return (await db[COLLECTION].delete_many({"created_at": {"$lt": cutoff}})).deleted_count

@@ -9,7 +9,9 @@ record here *first*, and every token request checks the records after issuing
 an issue either precedes the multi-update (and is revoked by it) or sees the record.
 
 Documents: `user:<user>\\n<client>` (last unlink), `grant:<grant id>`, `client:<client id>`
-(last removal), each with the time `at`; kept a day, far longer than any request runs.
+(last removal), `identity:<user>` (the user was disabled or deleted in Keycloak: everything
+granted to them before `at` ends), each with the time `at`; kept a day, far longer than any
+request runs.
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ async def record_grant(db: Database, grant_id: str, at: datetime) -> None:
     await _record(db, f"grant:{grant_id}", at)
 
 
+async def record_identity_end(db: Database, user_id: str, at: datetime) -> None:
+    """The user was disabled or deleted in Keycloak: what was granted to them before `at`, for
+    any client, is revoked (`service.identity_sync`)."""
+    await _record(db, _identity_key(user_id), at)
+
+
+def _identity_key(user_id: str) -> str:
+    return f"identity:{user_id}"
+
+
 async def record_client_removal(db: Database, client_id: str, at: datetime) -> None:
     await _record(db, f"client:{client_id}", at)
 
@@ -62,7 +74,7 @@ async def revoked_since(
     skew of a few milliseconds only matters for a re-link made within it."""
     timed = [f"client:{client_id}"]
     if user_id is not None:
-        timed.append(_unlink_key(user_id, client_id))
+        timed += [_unlink_key(user_id, client_id), _identity_key(user_id)]
     keys = timed + ([f"grant:{grant_id}"] if grant_id is not None else [])
     async for doc in db[COLLECTION].find({"_id": {"$in": keys}}, {"at": 1}):
         if doc["_id"] not in timed or doc["at"] >= granted_at:

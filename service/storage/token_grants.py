@@ -1,6 +1,8 @@
 """`token_grants` collection: one document per authorization, the state every token of it is
 checked against (`TokenGrant`); and `refresh_rotations`: where a grant of a client with the
-`rotate` policy stands in its chain of refresh tokens.
+`rotate` policy stands in its chain of refresh tokens; and `grant_uses`: when a grant's refresh
+token was last used, kept only with ALS_REFRESH_TOKEN_IDLE_DAYS set (RFC 9700 §4.14.2), at a
+day's precision, so that a refresh writes nothing on most days.
 
 A token is validated with one read by `_id` (the only filter FerretDB answers from its index).
 After its insert a grant document changes only when it is revoked: `revoked_at` is set, or
@@ -19,14 +21,19 @@ from pymongo.errors import DuplicateKeyError
 
 from service.db import Database
 from service.models.oauth import TokenGrant
+from service.storage.upsert import upsert_one
 
 COLLECTION = "token_grants"
 ROTATIONS = "refresh_rotations"
+USES = "grant_uses"
+_PURGE_BATCH = 500
 
 
 async def ensure_indexes(db: Database) -> None:
     await db[COLLECTION].create_index([("user_id", 1), ("client_id", 1)])
     await db[COLLECTION].create_index([("client_id", 1)])
+    await db[COLLECTION].create_index([("revoked_at", 1)])  # the purge of revoked grants
+    await db[USES].create_index([("last_used_at", 1)])  # the purge of idle grants
 
 
 def _to_doc(grant: TokenGrant) -> dict[str, Any]:
@@ -72,6 +79,15 @@ async def get(db: Database, grant_id: str) -> TokenGrant | None:
     return None if doc is None else _from_doc(doc)
 
 
+async def has_active(db: Database, user_id: str, client_id: str) -> bool:
+    """Whether the user holds an authorization of the client that is not revoked (a code they
+    exchanged, still linked): what lets remembered consent skip the consent page."""
+    doc = await db[COLLECTION].find_one(
+        {"user_id": user_id, "client_id": client_id, "revoked_at": None}, {"_id": 1}
+    )
+    return doc is not None
+
+
 async def revoke(db: Database, grant_id: str, at: datetime) -> None:
     await db[COLLECTION].update_one(
         {"_id": grant_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
@@ -81,6 +97,16 @@ async def revoke(db: Database, grant_id: str, at: datetime) -> None:
 async def revoke_user_client(db: Database, user_id: str, client_id: str, at: datetime) -> int:
     result = await db[COLLECTION].update_many(
         {"user_id": user_id, "client_id": client_id, "revoked_at": None},
+        {"$set": {"revoked_at": at}},
+    )
+    return result.modified_count
+
+
+async def revoke_user(db: Database, user_id: str, at: datetime) -> int:
+    """Every grant of the user made at or before `at` (a user disabled or deleted in Keycloak);
+    grants made later, after the user was enabled again, stay."""
+    result = await db[COLLECTION].update_many(
+        {"user_id": user_id, "revoked_at": None, "created_at": {"$lte": at}},
         {"$set": {"revoked_at": at}},
     )
     return result.modified_count
@@ -139,3 +165,40 @@ async def advance(db: Database, grant_id: str, used: int, nonce: str) -> None:
         except DuplicateKeyError:
             pass
     await db[ROTATIONS].update_one({"_id": grant_id, "current": used}, {"$set": state})
+
+
+# --- last use (ALS_REFRESH_TOKEN_IDLE_DAYS) and the purges ----------------------------------
+
+
+async def last_used(db: Database, grant_id: str) -> datetime | None:
+    doc = await db[USES].find_one({"_id": grant_id})
+    return None if doc is None else doc.get("last_used_at")
+
+
+async def record_use(db: Database, grant_id: str, at: datetime) -> None:
+    """Note that the grant's refresh token was used at `at` (a separate document, so that the
+    write can never undo a concurrent revocation of the grant: docs/libraries.md §7)."""
+    await upsert_one(db[USES], {"_id": grant_id}, {"$max": {"last_used_at": at}})
+
+
+async def _delete(db: Database, grant_ids: list[str]) -> int:
+    """The grants, with their rotation state and last use."""
+    deleted = 0
+    for start in range(0, len(grant_ids), _PURGE_BATCH):
+        batch = {"_id": {"$in": grant_ids[start : start + _PURGE_BATCH]}}
+        deleted += (await db[COLLECTION].delete_many(batch)).deleted_count
+        await db[ROTATIONS].delete_many(batch)
+        await db[USES].delete_many(batch)
+    return deleted
+
+
+async def purge_revoked(db: Database, revoked_before: datetime) -> int:
+    """Grants revoked before that time: their tokens are refused with or without them."""
+    query = {"revoked_at": {"$lt": revoked_before}}
+    return await _delete(db, [doc["_id"] async for doc in db[COLLECTION].find(query, {"_id": 1})])
+
+
+async def purge_idle(db: Database, used_before: datetime) -> int:
+    """Grants whose refresh token was last used before that time (with idle expiry on)."""
+    query = {"last_used_at": {"$lt": used_before}}
+    return await _delete(db, [doc["_id"] async for doc in db[USES].find(query, {"_id": 1})])

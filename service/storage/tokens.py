@@ -112,6 +112,13 @@ async def revoke_user_client(db: Database, user_id: str, client_id: str) -> int:
     return result.modified_count
 
 
+async def revoke_user(db: Database, user_id: str) -> int:
+    """Every stored token of the user, for all clients (no new ones are stored since grants
+    hold the state, so there is nothing later to spare)."""
+    result = await db[COLLECTION].update_many({"user_id": user_id, "revoked": False}, _revoke())
+    return result.modified_count
+
+
 async def revoke_client(db: Database, client_id: str) -> int:
     result = await db[COLLECTION].update_many({"client_id": client_id, "revoked": False}, _revoke())
     return result.modified_count

@@ -2,8 +2,8 @@
 
 Real MongoDB deletes expired documents itself (about once a minute). FerretDB refuses the
 `expireAfterSeconds` option (NotImplemented), so there the index is skipped and the periodic
-purge (`service.oauth.housekeeping`) does the deleting. Readers never rely on either: every
-query for a code or token also filters on its expiry.
+purge (`storage/purge.py`, run by `service.contexts`) does the deleting. Readers never rely
+on either: every query for a code or token also filters on its expiry.
 """
 
 from __future__ import annotations

@@ -1,21 +1,49 @@
-"""The account page: a logged-in customer sees the apps linked to their account and revokes one."""
+"""The account page: a logged-in customer sees the apps linked to their account and removes one
+after confirming it on a page of its own (no JavaScript needed)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from service.linking import accounts
+from service.oauth import scopes
 from service.web.appkeys import DB, UNLINK_HOOKS
+from service.web.i18n import N_
 from service.web.pages import render
 from service.web.session import login_required, require_csrf
+
+# The state of the Alexa-side link (LinkStatus), in words.
+ALEXA_STATUS = {
+    "active": N_("Active"),
+    "revoked": N_("Ended"),
+    "inactive": N_("Paused: the skill was disabled in Alexa"),
+}
 
 
 async def account(request: web.Request) -> web.Response:
     user = await login_required(request)
     rows = await accounts.linked_apps(request.app[DB], user.id)
     return await render(
-        request, "account/links.html", {"rows": rows, "revoked": request.query.get("revoked")}
+        request,
+        "account/links.html",
+        {
+            "rows": rows,
+            "revoked": request.query.get("revoked"),
+            "describe_scope": scopes.describe,
+            "alexa_status": ALEXA_STATUS,
+        },
     )
+
+
+async def account_remove(request: web.Request) -> web.Response:
+    """The confirmation page of a removal (the POST below does it)."""
+    user = await login_required(request)
+    client_id = request.query.get("client_id", "")
+    rows = await accounts.linked_apps(request.app[DB], user.id)
+    row = next((r for r in rows if r.grant.client_id == client_id), None)
+    if row is None:  # not linked (any more): nothing to confirm
+        raise web.HTTPSeeOther(request.app.router["account"].url_for())
+    return await render(request, "account/remove.html", {"name": row.name, "client_id": client_id})
 
 
 async def account_revoke(request: web.Request) -> web.Response:

@@ -15,9 +15,15 @@ from multidict import MultiDictProxy
 from service.errors import NotFound
 from service.linking import accounts
 from service.linking import partners as partner_domain
-from service.models.oauth import GRANT_TYPES, REFRESH_POLICIES, OAuthClient
+from service.models.oauth import (
+    GRANT_TYPES,
+    PARTNER_TOKEN,
+    REFRESH_POLICIES,
+    OAuthClient,
+    partner_token_permission,
+)
 from service.oauth import clients as client_domain
-from service.web.appkeys import CLIENTS, DB, KEYRING, UNLINK_HOOKS
+from service.web.appkeys import CLIENTS, DB, KEYRING, SETTINGS, UNLINK_HOOKS
 from service.web.pages import render
 from service.web.session import admin_required, require_csrf
 
@@ -46,7 +52,11 @@ def _seconds(value: str | None, default: int) -> int:
 
 
 def _client_settings(form: dict[str, str], multi: MultiDictProxy[Any]) -> dict[str, Any]:
-    """Form fields → the settings `register_client`/`update_client` take."""
+    """Form fields → the settings `register_client`/`update_client` take. The partners whose
+    tokens an app backend may use come from one checkbox per known partner and a text field
+    for other ids: each becomes `partner_token:<id>`."""
+    partner_ids = [p for p in multi.getall(PARTNER_TOKEN, []) if isinstance(p, str)]
+    partner_ids += form.get("partner_token_other", "").split()
     return {
         "name": form.get("name", ""),
         "redirect_uris": form.get("redirect_uris", "").splitlines(),
@@ -56,7 +66,9 @@ def _client_settings(form: dict[str, str], multi: MultiDictProxy[Any]) -> dict[s
         "access_token_ttl": _seconds(form.get("access_token_ttl"), 3600),
         "refresh_token_ttl": _seconds(form.get("refresh_token_ttl"), 0),
         "refresh_policy": form.get("refresh_policy", "reuse"),
-        "permissions": [p for p in multi.getall("permissions", []) if p in PERMISSIONS],
+        "permissions": [p for p in multi.getall("permissions", []) if p in PERMISSIONS]
+        + [partner_token_permission(p) for p in dict.fromkeys(partner_ids)],
+        "authorization_response_iss": form.get("authorization_response_iss") == "on",
     }
 
 
@@ -66,6 +78,12 @@ async def _render_client_form(
     values: dict[str, Any],
     error: str | None = None,
 ) -> web.Response:
+    known = [p["partner_id"] for p in await partner_domain.list_partners(request.app[DB])]
+    prefix = PARTNER_TOKEN + ":"
+    permissions = values.get("permissions", ())
+    if isinstance(permissions, str):  # the form's last value, when the form was not read
+        permissions = [permissions]
+    chosen = [p[len(prefix) :] for p in permissions if p.startswith(prefix)]
     return await render(
         request,
         "admin/client_form.html",
@@ -76,6 +94,9 @@ async def _render_client_form(
             "all_grants": GRANT_TYPES,
             "policies": REFRESH_POLICIES,
             "all_permissions": PERMISSIONS,
+            "known_partners": known,
+            "partner_ids": chosen,
+            "other_partner_ids": [p for p in chosen if p not in known],
         },
         status=400 if error else 200,
     )
@@ -115,6 +136,7 @@ async def client_create(request: web.Request) -> web.Response:
             request.app[DB],
             actor=admin.username,
             client_id=form.get("client_id", "").strip() or None,
+            allow_http_redirect_uris=request.app[SETTINGS].dev,
             **settings,
         )
     except client_domain.ClientConfigError as exc:
@@ -141,7 +163,11 @@ async def client_update(request: web.Request) -> web.Response:
         settings = _client_settings(form, await request.post())
         values.update(settings)
         updated = await client_domain.update_client(
-            request.app[DB], client.client_id, actor=admin.username, **settings
+            request.app[DB],
+            client.client_id,
+            actor=admin.username,
+            allow_http_redirect_uris=request.app[SETTINGS].dev,
+            **settings,
         )
     except client_domain.ClientConfigError as exc:
         return await _render_client_form(request, client, values, str(exc))
@@ -221,6 +247,7 @@ async def partner_save(request: web.Request) -> web.Response:
             scopes=tuple(form.get("scopes", "").split()),
             replace=replace,
             actor=admin.username,
+            allow_custom_urls=request.app[SETTINGS].allow_custom_amazon_urls,
         )
     except (partner_domain.PartnerConfigError, partner_domain.PartnerExists) as exc:
         message = (

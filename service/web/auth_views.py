@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from collections.abc import Mapping
 
 from aiohttp import web
 from aiohttp_session import Session
+from yarl import URL
 
 from service import logins
 from service.errors import BadRequest
 from service.keycloak_oidc import OidcError
-from service.web.appkeys import DB, OIDC, SETTINGS
+from service.oauth import authorize
+from service.oauth.errors import UntrustedRedirect
+from service.web import i18n, rate_limit
+from service.web.appkeys import DB, OIDC, RATE_LIMITS, SETTINGS
+from service.web.pages import render
 from service.web.redirects import redirect_off_site
 from service.web.session import (
     PENDING_LOGIN,
@@ -38,6 +45,8 @@ def _pending_states(session: Session) -> list[str]:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
+    # Every call stores a pending login: limited per source address (`web.rate_limit`).
+    request.app[RATE_LIMITS].logins.take(request.remote or "", rate_limit.LOGIN_MESSAGE)
     session = await get_session(request)
     attempt = logins.new_attempt(safe_next(request.query.get("next")))
     url = await request.app[OIDC].authorization_url(  # KeycloakUnavailable: a 503 page
@@ -45,6 +54,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         state=attempt.state,
         nonce=attempt.nonce,
         code_challenge=logins.code_challenge(attempt),
+        ui_locales=i18n.language_of(request).tag,  # Keycloak's page in our pages' language
+        # `/oauth/authorize?prompt=login` sends the user here to log in again even with a
+        # Keycloak session (OpenID Connect Core 1.0 §3.1.2.1).
+        prompt="login" if request.query.get("prompt") == "login" else None,
     )
     await logins.save(request.app[DB], attempt)
     # Several tabs may be logging in at once: each callback finds its own state here.
@@ -69,8 +82,11 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
         pending = await logins.take(request.app[DB], state)
     if pending is None:
         raise BadRequest("This login link is no longer valid. Please start the login again.")
+    language = i18n.language_of_url(pending.next_url)  # the language the login started in
+    if language is not None:
+        i18n.use_language(request, language)
     if "error" in request.query:
-        raise BadRequest("The login was cancelled or refused. Please try again.")
+        return await _login_ended(request, pending.next_url)
     code = request.query.get("code")
     if not code:
         raise BadRequest("The login answer is missing its code. Please log in again.")
@@ -89,6 +105,57 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
         (await get_session(request))[PENDING_LOGIN] = others
     log.info("user %s logged in", result.user.username)
     raise web.HTTPFound(safe_next(pending.next_url))
+
+
+# Keycloak's answers for a login the person left or could not finish without interaction
+# (RFC 6749 §4.1.2.1, OpenID Connect Core 1.0 §3.1.2.6); and Keycloak's own for a login
+# session that expired in that tab (docs/flows.md, "Leaving the login").
+LEFT_THE_LOGIN = {"access_denied", "login_required", "consent_required", "interaction_required"}
+EXPIRED = ("temporarily_unavailable", "authentication_expired")
+_LOGGED_ERROR = re.compile(r"[a-z_]{1,40}")
+
+
+def _left(query: Mapping[str, str]) -> bool:
+    error = query.get("error", "")
+    return error in LEFT_THE_LOGIN or (error, query.get("error_description")) == EXPIRED
+
+
+async def _denial_for_client(request: web.Request, next_url: str) -> str | None:
+    """When the login was for an authorization request, where its client hears that the
+    customer left (`error=access_denied`, the client's `state` unchanged): only for a client
+    and redirect URI that still check out; None otherwise."""
+    target = URL(next_url)
+    if target.path != request.app.router["oauth_authorize"].url_for().path:
+        return None
+    values = {name: target.query.getall(name) for name in target.query}
+    try:
+        issuer = request.app[SETTINGS].public_base  # `iss` for clients that want it (RFC 9207)
+        return authorize.deny(await authorize.validate(request.app[DB], values, issuer=issuer))
+    except UntrustedRedirect:
+        return None
+    except authorize.ClientRedirect as exc:  # the request itself went bad meanwhile
+        return exc.location
+
+
+async def _login_ended(request: web.Request, next_url: str) -> web.StreamResponse:
+    """Keycloak came back with an error instead of a code. The customer who left the login
+    (or whose login session expired) goes back to Alexa with `access_denied`; any other error
+    ends on a page that says so, with a way back to the Alexa app."""
+    error = request.query.get("error", "")
+    log.info(
+        "login at Keycloak ended without a code: %s",
+        error if _LOGGED_ERROR.fullmatch(error) else "(unreadable error)",
+    )
+    left = _left(request.query)
+    back_to_app = await _denial_for_client(request, next_url)
+    if left and back_to_app is not None:
+        raise redirect_off_site(back_to_app)
+    return await render(
+        request,
+        "login_ended.html",
+        {"cancelled": left, "back_to_app": back_to_app},
+        status=400,
+    )
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

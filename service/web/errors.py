@@ -15,8 +15,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import PyMongoError
 
+from service.db import unavailable
 from service.errors import BadRequest, ServiceError, Unavailable
 from service.web.session import Handler
 
@@ -40,6 +41,7 @@ MESSAGES = {
     404: "There is no page at this address.",
     405: "This address does not accept that kind of request.",
     413: "The request is too large.",
+    429: "Too many requests from your address. Please try again later.",
     500: "Something went wrong on our side. Please try again.",
     503: "The service is briefly unavailable. Please try again in a moment.",
 }
@@ -105,8 +107,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except (RequestPayloadError, HttpProcessingError):
         # The body could not be read: a broken compressed body, a connection cut mid-upload.
         return render(request, BadRequest("The request body could not be read."))
-    except ConnectionFailure as exc:  # the database is down or unreachable
-        # (Other database errors, such as a duplicate key, are bugs: the 500 below.)
+    except PyMongoError as exc:
+        if not unavailable(exc):  # a refused write, such as a duplicate key, is a bug
+            log.exception("database error on %s %s", request.method, request.path)
+            return render(request, ServiceError(MESSAGES[500]))
+        # Down, unreachable, or slower than its operation timeout (ALS_MONGODB_TIMEOUT): a
+        # fast 503 with Retry-After, never a request left hanging.
         log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
         return render(request, Unavailable(MESSAGES[503]))
     except Exception:

@@ -8,34 +8,31 @@ from aiohttp import web
 
 from service.errors import NO_STORE
 from service.linking import delivery, messages, tokens
-from service.linking.backend_access import require_backend
+from service.linking.backend_access import Backend, require_backend
 from service.web.appkeys import DB, linking_deps
 from service.web.bearer import require_bearer
 from service.web.params import api_params, json_object, text_param
 
 
-async def _backend(request: web.Request) -> str:
+async def _backend(request: web.Request) -> Backend:
     return await require_backend(request.app[DB], await require_bearer(request))
 
 
 async def partner_token(request: web.Request) -> web.Response:
-    actor = await _backend(request)
+    backend = await _backend(request)
     params = await api_params(request)
+    user_ref, partner_id = text_param(params, "user_id"), text_param(params, "partner_id")
+    actor = backend.for_partner(partner_id)
     deps = linking_deps(request.app)
-    token = await tokens.access_token(
-        deps,
-        user_ref=text_param(params, "user_id"),
-        partner_id=text_param(params, "partner_id"),
-        actor=actor,
-    )
-    return web.json_response(
-        {
-            "access_token": token.token,
-            "token_type": "Bearer",
-            "expires_in": token.expires_in(deps.clock()),
-        },
-        headers=NO_STORE,
-    )
+    token = await tokens.access_token(deps, user_ref=user_ref, partner_id=partner_id, actor=actor)
+    body: dict[str, object] = {
+        "access_token": token.token,
+        "token_type": "Bearer",
+        "expires_in": token.expires_in(deps.clock()),
+    }
+    if not token.stored:  # refreshed at LWA, but our database did not keep it
+        body["warning"] = tokens.NOT_STORED
+    return web.json_response(body, headers=NO_STORE)
 
 
 def _delivered(sent: delivery.Delivery) -> web.Response:
@@ -52,9 +49,10 @@ def _delivered(sent: delivery.Delivery) -> web.Response:
 
 
 async def profile_report(request: web.Request) -> web.Response:
-    actor = await _backend(request)
+    backend = await _backend(request)
     data = await json_object(request)
     user_ref, partner_id = text_param(data, "user_id"), text_param(data, "partner_id")
+    actor = backend.for_partner(partner_id)
     body = messages.validate_profile_report(data.get("report"))
     sent = await delivery.send(
         linking_deps(request.app),
@@ -68,9 +66,10 @@ async def profile_report(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.Response:
-    actor = await _backend(request)
+    backend = await _backend(request)
     data = await json_object(request)
     user_ref, partner_id = text_param(data, "user_id"), text_param(data, "partner_id")
+    actor = backend.for_partner(partner_id)
     body = messages.validate_event(data.get("event"), data.get("context"))
     sent = await delivery.send(
         linking_deps(request.app),

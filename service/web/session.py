@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp_session
@@ -14,7 +16,7 @@ from service import logins
 from service.errors import BadRequest, Forbidden
 from service.models.identity import User
 from service.settings import Settings
-from service.web.appkeys import DB, SETTINGS
+from service.web.appkeys import DB, SETTINGS, USERS
 
 COOKIE_NAME = "als_session"
 USER = "user"
@@ -22,6 +24,7 @@ CSRF = "csrf"
 KEYCLOAK_REFRESH = "kc_rt"
 PENDING_LOGIN = "login"
 SESSION_ID = "sid"  # random per login; logout records it in `ended_sessions`
+STARTED = "started"  # when the person logged in (epoch seconds): the user's roles are of then
 _USER = web.RequestKey("user", object)  # current_user's answer, once per request
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -43,18 +46,30 @@ async def get_session(request: web.Request) -> aiohttp_session.Session:
     return await aiohttp_session.get_session(request)
 
 
+def _started(session: aiohttp_session.Session) -> float | None:
+    started = session.get(STARTED)
+    return float(started) if isinstance(started, int | float) else None
+
+
 async def current_user(request: web.Request) -> User | None:
-    """The logged-in user, unless the session was ended by logout (a copied cookie)."""
+    """The logged-in user, unless the session was ended: by logout (a copied cookie), or
+    because the user was disabled or deleted in Keycloak since it started
+    (`service.identity_sync`)."""
     if _USER in request:
         return request[_USER]  # type: ignore[return-value]
     session = await get_session(request)
     user = User.from_session(session.get(USER))
     session_id = session.get(SESSION_ID)
-    if user is not None and (
-        not isinstance(session_id, str) or await logins.is_ended(request.app[DB], session_id)
-    ):
-        session.invalidate()
-        user = None
+    if user is not None:
+        started = _started(session)
+        if not isinstance(session_id, str) or await logins.is_ended(
+            request.app[DB],
+            session_id,
+            user_id=user.id,
+            started_at=None if started is None else datetime.fromtimestamp(started, UTC),
+        ):
+            session.invalidate()
+            user = None
     request[_USER] = user
     return user
 
@@ -80,6 +95,7 @@ async def start_user_session(
     session = await aiohttp_session.new_session(request)
     session[USER] = user.to_session()
     session[SESSION_ID] = secrets.token_urlsafe(24)
+    session[STARTED] = time.time()
     request[_USER] = user
     session[CSRF] = secrets.token_urlsafe(32)
     if keycloak_refresh:
@@ -142,7 +158,14 @@ async def login_required(request: web.Request) -> User:
 
 
 async def admin_required(request: web.Request) -> User:
+    """A logged-in user who holds the realm role `admin` now: the role is read again from
+    Keycloak once it is older than ALS_KEYCLOAK_SYNC_SECONDS (the last known answer while
+    Keycloak does not answer; `service.user_directory`). Someone who was no admin at login
+    logs in again to become one."""
     user = await login_required(request)
-    if not user.is_admin:
+    session = await get_session(request)
+    if not user.is_admin or not await request.app[USERS].is_admin(
+        user, roles_read_at=_started(session)
+    ):
         raise Forbidden("This page is for administrators.")
     return user

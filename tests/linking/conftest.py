@@ -1,5 +1,5 @@
 """Fixtures for mutual linking: the Amazon stand-in, a partner pointing at it, the skill's
-client (its id = the partner id) and an app backend client with the partner_token permission."""
+client (its id = the partner id) and an app backend client with partner_token:<partner id>."""
 
 from __future__ import annotations
 
@@ -52,10 +52,14 @@ async def linking(server: TestServer, amazon: AmazonStandIn) -> Linking:
         lwa_token_url=amazon.lwa_token_url,
         alexa_api_base=amazon.base_url,
         actor="test",
+        allow_custom_urls=True,
     )
     alexa_client, _ = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
     backend, _ = await create_client(
-        db, name="App backend", grant_types=["client_credentials"], permissions=["partner_token"]
+        db,
+        name="App backend",
+        grant_types=["client_credentials"],
+        permissions=[f"partner_token:{PARTNER_ID}"],
     )
     return Linking(
         base_url=f"http://127.0.0.1:{server.port}",

@@ -105,11 +105,12 @@ async def test_customer_links_and_the_backend_sends_a_profile_report(
     assert received.bearer_token == lwa_token
     assert received.body == {"report": profile_report()}
 
-    # 6. The customer removes the link on their account page: the LWA tokens go too.
+    # 6. The customer removes the link on their account page (and confirms it): the LWA
+    # tokens go too.
     page = await browser.get(f"{base}/account")
-    assert PARTNER_ID in page.text and "active" in page.text
-    form = next(f for f in page.forms if f.fields.get("client_id") == PARTNER_ID)
-    await browser.submit(page, form)
+    assert PARTNER_ID in page.text and "<dd>Active</dd>" in page.text
+    confirm = await browser.get(f"{base}/account/remove?client_id={PARTNER_ID}")
+    await browser.submit(confirm, confirm.form(id="remove-form"))
     gone = await call(
         "GET",
         f"{base}/api/partner/token",

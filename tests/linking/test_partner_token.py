@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from service.linking.tokens import REFRESH_MARGIN
+from tests.support.identity import realm_users
 from tests.support.linking import (
     LWA_CLIENT_ID,
     PARTNER_ID,
     USER_ID,
-    USERNAME,
     Linking,
     bearer,
     call,
@@ -45,9 +45,12 @@ async def test_json_post_is_accepted(linking: Linking) -> None:
 
 
 async def test_username_is_accepted_as_user_id(linking: Linking) -> None:
-    await linking.link()
-    by_id = await linking.partner_token(USER_ID)
-    by_name = await linking.partner_token(USERNAME)
+    """A username is resolved through Keycloak (tests/linking/test_identity_sync.py)."""
+    with realm_users() as users:
+        user = users.create("name")
+        await linking.link(user.id, user.username)
+        by_id = await linking.partner_token(user.id)
+        by_name = await linking.partner_token(user.username)
     assert by_name.status == 200
     assert by_name.body["access_token"] == by_id.body["access_token"]
 
@@ -176,8 +179,16 @@ async def test_unknown_link_is_404(linking: Linking) -> None:
 
 
 async def test_unknown_partner_is_404(linking: Linking) -> None:
+    # A backend may hold the permission for a partner not added yet (or removed since); for
+    # one it holds no permission for, the answer is 403 (tests/linking/test_backend_scope.py).
     await linking.link()
-    answer = await linking.partner_token(partner_id="no-such-partner")
+    backend, _ = await create_client(
+        linking.db,
+        grant_types=["client_credentials"],
+        permissions=["partner_token:no-such-partner"],
+    )
+    token = await client_credentials_token(linking.app, backend)
+    answer = await linking.partner_token(partner_id="no-such-partner", token=token)
     assert (answer.status, answer.body["error"]) == (404, "partner_not_found")
 
 

@@ -47,14 +47,14 @@ def cli(
     ],
 )
 def test_regions(value: str | None, token_url: str, api_base: str) -> None:
-    assert regions.lwa_token_url(value) == token_url
-    assert regions.alexa_api_base(value) == api_base
+    assert regions.lwa_token_url(value, allow_custom=True) == token_url
+    assert regions.alexa_api_base(value, allow_custom=True) == api_base
 
 
 @pytest.mark.parametrize("bad", ["US", "ftp://x", "https://", "https://x/?q=1", "https://[x/o2"])
 def test_unknown_region_or_url_is_refused(bad: str) -> None:
     with pytest.raises(regions.RegionError):
-        regions.lwa_token_url(bad)
+        regions.lwa_token_url(bad, allow_custom=True)
 
 
 async def test_region_sets_both_hosts_and_secret_is_sealed(linking: Linking) -> None:

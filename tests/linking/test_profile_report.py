@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.identity import realm_users
 from tests.support.linking import (
     PARTNER_ID,
     USER_ID,
-    USERNAME,
     Linking,
     bearer,
     call,
@@ -43,8 +43,10 @@ async def test_report_is_delivered_with_the_users_token(linking: Linking) -> Non
 
 
 async def test_username_works_as_user_id(linking: Linking) -> None:
-    await linking.link()
-    assert (await linking.profile_report(user_id=USERNAME)).status == 202
+    with realm_users() as users:  # a username names a user in Keycloak
+        user = users.create("name")
+        await linking.link(user.id, user.username)
+        assert (await linking.profile_report(user_id=user.username)).status == 202
 
 
 def _broken(path: str, value: Any) -> dict[str, Any]:

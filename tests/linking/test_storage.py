@@ -32,7 +32,8 @@ async def test_indexes(linking: Linking) -> None:
     # One document per generation of a set, the next one's `_id` is the race's referee.
     assert tokens["user_id_1_partner_id_1_generation_-1"] is False
     assert "user_id_1_partner_id_1" not in tokens
-    assert "username_1_partner_id_1" in tokens
+    # Links are never looked up by the stored username (it is resolved through Keycloak).
+    assert "username_1_partner_id_1" not in tokens
     leases = await _index_keys(linking, refresh_leases.COLLECTION)
     assert leases["user_id_1_partner_id_1_generation_1_attempt_1"] is True
 

@@ -97,12 +97,14 @@ class Page:
 
 
 class Browser:
-    def __init__(self) -> None:
+    def __init__(self, accept_language: str | None = None) -> None:
         # unsafe=True: keep cookies set by IP-address hosts (127.0.0.1). Keycloak marks its
         # cookies Secure; browsers treat loopback origins as secure, so this jar does too.
         keycloak = load_stack_env().get("ALS_KEYCLOAK_URL", "http://127.0.0.1:8180")
         jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[URL(keycloak).origin()])
-        self.session = aiohttp.ClientSession(cookie_jar=jar)
+        # A browser set to a language sends it with every request, as `Accept-Language`.
+        headers = {"Accept-Language": accept_language} if accept_language else None
+        self.session = aiohttp.ClientSession(cookie_jar=jar, headers=headers)
 
     async def close(self) -> None:
         await self.session.close()

@@ -81,7 +81,7 @@ class Linking:
     amazon: AmazonStandIn
     alexa_client: OAuthClient  # the skill's client at our server; its id is the partner id
     backend_client: OAuthClient
-    backend_token: str  # client_credentials token with the partner_token permission
+    backend_token: str  # client_credentials token with the partner_token:<PARTNER_ID> permission
 
     async def user_token(
         self, user_id: str = USER_ID, username: str = USERNAME, client: OAuthClient | None = None

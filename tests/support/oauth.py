@@ -39,7 +39,7 @@ ALEXA_SCOPES = ("profile", "alexa::health:profile:write")
 async def create_client(db: Database, **overrides: Any) -> tuple[OAuthClient, str]:
     """An Alexa-like client (all three regional redirect URIs, code + refresh grants, reuse
     policy, non-expiring refresh tokens) and its plaintext secret; any field can be overridden,
-    e.g. `grant_types=["client_credentials"], permissions=["partner_token"]`."""
+    e.g. `grant_types=["client_credentials"], permissions=["partner_token:<partner id>"]`."""
     params: dict[str, Any] = {
         "name": "Test Alexa skill",
         "redirect_uris": ALEXA_REDIRECT_URIS,

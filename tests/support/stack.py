@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -65,6 +66,15 @@ def mongo_answers(uri: str) -> bool:
     return True
 
 
+def _stopped(task: Path) -> bool:
+    """Whether a thread (/proc/<pid>/task/<tid>) is stopped (state T) or gone."""
+    try:
+        stat = (task / "stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "Tt"
+
+
 class MongoServer:
     """A Mongo-protocol server of the test's own, so a test can stop and restart it."""
 
@@ -107,12 +117,37 @@ class MongoServer:
                 raise RuntimeError("the test's own Mongo-protocol server did not start")
             time.sleep(0.2)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its connections but answers nothing (a stalled database);
+        what was sent to it meanwhile is done once it is thawed."""
+        assert self._proc is not None
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        # The stop takes effect asynchronously, thread by thread: wait until every thread of it
+        # has stopped, or a request sent right after could still be served.
+        tasks = Path(f"/proc/{self._proc.pid}/task")
+        deadline = time.monotonic() + 5
+        while not all(_stopped(task) for task in tasks.iterdir()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test's Mongo-protocol server did not stop")
+            time.sleep(0.001)
+
+    def thaw(self) -> None:
+        if self._proc is not None:
+            os.kill(self._proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self._proc is not None:
+            self.thaw()  # a stopped process would not act on SIGTERM
             self._proc.terminate()
             self._proc.wait(timeout=20)
             self._proc = None
 
     def cleanup(self) -> None:
-        self.stop()
+        """Gone for good: killed (its files are deleted next, so there is nothing to shut down
+        cleanly, and FerretDB's clean shutdown takes 3 s)."""
+        if self._proc is not None:
+            self.thaw()
+            self._proc.kill()
+            self._proc.wait(timeout=20)
+            self._proc = None
         shutil.rmtree(self._dir, ignore_errors=True)
