@@ -4,7 +4,7 @@ server that `make test` (scripts/stack.sh up) started. Every test gets its own d
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from service.web.appkeys import SETTINGS
 from tests.support.browser import Browser
 from tests.support.stack import (
     CLIENT_CACHE_SECONDS,
+    MongoServer,
     load_stack_env,
     mongo_answers,
     pick_test_port,
@@ -108,3 +109,12 @@ async def browser_factory() -> AsyncIterator[Callable[[], Browser]]:
     yield factory
     for b in made:
         await b.close()
+
+
+@pytest.fixture
+def mongo() -> Iterator[MongoServer]:
+    """A Mongo-protocol server of the test's own, which it may freeze or stop."""
+    server = MongoServer()
+    server.start()
+    yield server
+    server.cleanup()

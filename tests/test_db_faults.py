@@ -9,7 +9,7 @@ shared stack's."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
@@ -34,14 +34,6 @@ pytestmark = pytest.mark.skipif(
 
 # Alexa gives up on the token endpoint after 4.5 s (docs/alexa-protocols.md §1).
 ALEXA_DEADLINE = 4.0
-
-
-@pytest.fixture
-def mongo() -> Iterator[MongoServer]:
-    server = MongoServer()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture

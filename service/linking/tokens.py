@@ -376,15 +376,7 @@ async def _refresh(
             )
             if ended:
                 metrics_registry.link_ended("lwa_invalid_grant")
-            await audit.record(
-                deps.db,
-                "refresh_failed",
-                actor=actor,
-                user_id=link.user_id,
-                partner_id=link.partner_id,
-                reason="lwa_invalid_grant",
-                outcome="link_revoked",
-            )
+            await _refresh_failed(deps, link, actor, "lwa_invalid_grant", outcome="link_revoked")
             log.warning(
                 "LWA refused the refresh token of user %s for partner %s: link revoked",
                 link.user_id,
@@ -395,25 +387,11 @@ async def _refresh(
                 "revoked and its tokens deleted. The user must link the skill again",
                 reason="lwa_invalid_grant",
             ) from None
-        await audit.record(
-            deps.db,
-            "refresh_failed",
-            actor=actor,
-            user_id=link.user_id,
-            partner_id=link.partner_id,
-            reason=f"lwa_{exc.error}",
-        )
+        await _refresh_failed(deps, link, actor, f"lwa_{exc.error}")
         log.error("LWA refused a refresh for partner %s: %s", link.partner_id, exc.error)
         raise LwaRefused(f"Login with Amazon refused the refresh ({exc.error})") from None
     except lwa.LwaUnavailable:
-        await audit.record(
-            deps.db,
-            "refresh_failed",
-            actor=actor,
-            user_id=link.user_id,
-            partner_id=link.partner_id,
-            reason="lwa_unavailable",
-        )
+        await _refresh_failed(deps, link, actor, "lwa_unavailable")
         raise LwaUnreachable(
             "Login with Amazon could not be reached to refresh the token; the stored token was "
             "kept, try again"
@@ -491,3 +469,17 @@ async def _store_refreshed(
         return PartnerAccessToken(tokens.access_token, expires_at, link, refreshed=True)
     log.info("refreshed the LWA token of user %s for partner %s", link.user_id, link.partner_id)
     return PartnerAccessToken(tokens.access_token, expires_at, current, refreshed=True)
+
+
+async def _refresh_failed(
+    deps: LinkingDeps, link: PartnerLink, actor: str, reason: str, **details: str
+) -> None:
+    await audit.record(
+        deps.db,
+        "refresh_failed",
+        actor=actor,
+        user_id=link.user_id,
+        partner_id=link.partner_id,
+        reason=reason,
+        **details,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -29,14 +29,6 @@ LWA_DELAY = 1.0  # LWA answers this long after it was asked
 FREEZE_AT = 0.5  # the database stops while LWA works on the request ...
 THAW_AT = 3.5  # ... and wakes after LWA answered: our write has waited ~2.5 s for it
 DB_TIMEOUT = 1.0  # ALS_MONGODB_TIMEOUT of the server under test
-
-
-@pytest.fixture
-def mongo() -> Iterator[MongoServer]:
-    server = MongoServer()
-    server.start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from service.models.oauth import OAuthClient, Token, TokenGrant
 from service.oauth import scopes as scope_util
 from service.oauth import token, token_format
 from service.oauth.clients import register_client
-from service.oauth.deps import OAuthDeps
 from service.oauth.token_values import new_grant_id, new_secret_value, secret_hash
 from service.storage import grants, token_grants
 from service.storage import tokens as legacy_tokens
@@ -52,10 +51,6 @@ async def create_client(db: Database, **overrides: Any) -> tuple[OAuthClient, st
     return await register_client(db, actor="test", **params)
 
 
-def deps_of(app: web.Application) -> OAuthDeps:
-    return oauth_deps(app)
-
-
 async def issue_tokens(
     app: web.Application,
     client: OAuthClient,
@@ -84,7 +79,7 @@ async def issue_tokens(
         ),
     )
     response = token.issue(
-        deps_of(app),
+        oauth_deps(app),
         client,
         grant,
         scope=wanted,
@@ -95,7 +90,7 @@ async def issue_tokens(
 
 
 async def client_credentials_token(app: web.Application, client: OAuthClient) -> str:
-    response = await token.client_credentials(deps_of(app), client, {})
+    response = await token.client_credentials(oauth_deps(app), client, {})
     return response.access_token
 
 
