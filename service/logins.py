@@ -30,7 +30,7 @@ def code_challenge(attempt: LoginAttempt) -> str:
 
 
 async def save(db: Database, attempt: LoginAttempt) -> None:
-    """Kept until the login comes back (or 15 minutes)."""
+    """Kept until the login comes back (or 30 minutes)."""
     await login_attempts.save(db, attempt, utcnow())
 
 

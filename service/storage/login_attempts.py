@@ -17,7 +17,10 @@ from service.models.identity import LoginAttempt
 from service.storage.ttl import delete_expired, ensure_ttl_index
 
 COLLECTION = "login_attempts"
-LIFETIME = timedelta(minutes=15)  # time to type a password at Keycloak
+# Time to type a password at Keycloak: as long as Keycloak keeps its login page (the realm's
+# `accessCodeLifespanLogin`, 30 minutes by default), so that no login it accepts is refused here
+# as expired.
+LIFETIME = timedelta(minutes=30)
 
 
 def _key(state: str) -> str:
