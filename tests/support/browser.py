@@ -104,7 +104,10 @@ class Browser:
         jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[URL(keycloak).origin()])
         # A browser set to a language sends it with every request, as `Accept-Language`.
         headers = {"Accept-Language": accept_language} if accept_language else None
-        self.session = aiohttp.ClientSession(cookie_jar=jar, headers=headers)
+        # A hung server fails the test within a minute instead of stalling the suite.
+        self.session = aiohttp.ClientSession(
+            cookie_jar=jar, headers=headers, timeout=aiohttp.ClientTimeout(total=60)
+        )
 
     async def close(self) -> None:
         await self.session.close()
