@@ -24,6 +24,7 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 from bench import wrk
+from bench.admin_scale import run_admin_scale
 from bench.loadgen import Result, combine, run_load
 from bench.scale import run_scale
 from service.clock import utcnow
@@ -37,7 +38,7 @@ from service.oauth.token_values import new_grant_id
 from service.settings import generate_key
 from service.storage import token_grants
 from tests.support.oauth import basic_auth
-from tests.support.stack import free_port, load_stack_env
+from tests.support.stack import free_port, load_stack_env, pick_test_port
 
 ALEXA_REDIRECT = "https://pitangui.amazon.com/api/skill/link/BENCH"
 KEYCLOAK_BENCH_CLIENT = ("bench-client", "dev-bench-secret")  # realm file, dev only
@@ -159,17 +160,37 @@ async def keycloak_refresh_tokens(keycloak: str, n: int) -> tuple[str, list[str]
 
 async def main(args: argparse.Namespace) -> None:
     stack = load_stack_env()
-    port = free_port()
+    # The admin scale mode logs in through Keycloak: a port registered in the realm.
+    port = pick_test_port() if args.admin_scale else free_port()
     db_name = f"als_bench_{uuid.uuid4().hex[:8]}"
     base = f"http://127.0.0.1:{port}"
     keys = f"bench:{KeyRing.generate_key()}"
-    codes = 0 if args.scale else args.codes
+    codes = 0 if args.scale or args.admin_scale else args.codes
     data = await prepare(stack["ALS_MONGODB_URI"], db_name, codes=codes, keys=keys)
     proc = start_service(stack, port, db_name, args.workers, keys)
     results: list[Result] = []
     try:
         await wait_healthy(f"{base}/healthz")
         auth = {"Authorization": basic_auth(data["client_id"], data["secret"])}
+        if args.admin_scale:
+            users, events = args.admin_scale
+            print(
+                f"# admin scale mode: {users:,} linked accounts, {events:,} audit events, "
+                f"{args.admin_samples} requests per page one after another, service with "
+                f"{args.workers} worker(s), {os.cpu_count()} cores",
+                flush=True,
+            )
+            await run_admin_scale(
+                uri=stack["ALS_MONGODB_URI"],
+                db_name=db_name,
+                base=base,
+                client_id=data["client_id"],
+                users=users,
+                events=events,
+                samples=args.admin_samples,
+                out=lambda line: print(line, flush=True),
+            )
+            return
         if args.scale:
             print(
                 f"# scale mode: concurrency {args.concurrency}, {args.duration:.0f} s per load, "
@@ -423,4 +444,12 @@ if __name__ == "__main__":
         help="instead: refresh and introspection with this many grants stored, e.g. "
         "10000,100000,1000000",
     )
+    parser.add_argument(
+        "--admin-scale",
+        type=lambda text: tuple(int(n) for n in text.split(",", 1)),
+        metavar="ACCOUNTS,EVENTS",
+        help="instead: each admin page's p50/p95 with this many linked accounts and audit "
+        "events stored, e.g. 100000,1000000",
+    )
+    parser.add_argument("--admin-samples", type=int, default=20, help="requests per page")
     asyncio.run(main(parser.parse_args()))

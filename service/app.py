@@ -18,7 +18,11 @@ from service.resources import templates_dir
 from service.settings import Settings
 from service.web import (
     account_views,
+    admin_audit_views,
+    admin_list_views,
+    admin_user_views,
     admin_views,
+    alexa_link_views,
     auth_views,
     health_views,
     home_views,
@@ -56,8 +60,14 @@ ROUTES = [
     web.get("/account", account_views.account, name="account"),
     web.get("/account/remove", account_views.account_remove, name="account_remove"),
     web.post("/account/revoke", account_views.account_revoke, name="account_revoke"),
-    web.get("/admin", admin_views.admin_home, name="admin"),
-    web.get("/admin/clients", admin_views.clients_list, name="admin_clients"),
+    # Linking that starts on our side (app-to-app account linking): "Link with Alexa".
+    web.post("/account/alexa/link", alexa_link_views.alexa_link, name="account_alexa_link"),
+    web.get(
+        "/account/alexa/callback", alexa_link_views.alexa_callback, name="account_alexa_callback"
+    ),
+    web.post("/account/alexa/unlink", alexa_link_views.alexa_unlink, name="account_alexa_unlink"),
+    web.get("/admin", admin_list_views.admin_home, name="admin"),
+    web.get("/admin/clients", admin_list_views.clients_list, name="admin_clients"),
     web.get("/admin/clients/new", admin_views.client_new, name="admin_client_new"),
     web.post("/admin/clients", admin_views.client_create, name="admin_client_create"),
     web.get("/admin/clients/{client_id}", admin_views.client_edit, name="admin_client"),
@@ -67,20 +77,58 @@ ROUTES = [
         admin_views.client_rotate,
         name="admin_client_rotate",
     ),
+    web.get(
+        "/admin/clients/{client_id}/delete",
+        admin_list_views.client_delete_confirm,
+        name="admin_client_delete_confirm",
+    ),
     web.post(
         "/admin/clients/{client_id}/delete", admin_views.client_delete, name="admin_client_delete"
     ),
-    web.get("/admin/partners", admin_views.partners_list, name="admin_partners"),
+    web.get("/admin/partners", admin_list_views.partners_list, name="admin_partners"),
     web.get("/admin/partners/new", admin_views.partner_new, name="admin_partner_new"),
     web.get("/admin/partners/{partner_id}", admin_views.partner_edit, name="admin_partner"),
     web.post("/admin/partners", admin_views.partner_save, name="admin_partner_save"),
+    web.get(
+        "/admin/partners/{partner_id}/delete",
+        admin_list_views.partner_delete_confirm,
+        name="admin_partner_delete_confirm",
+    ),
     web.post(
         "/admin/partners/{partner_id}/delete",
         admin_views.partner_delete,
         name="admin_partner_delete",
     ),
-    web.get("/admin/links", admin_views.links_list, name="admin_links"),
+    web.post(
+        "/admin/partners/{partner_id}/alexa-callback",
+        alexa_link_views.admin_register_callback,
+        name="admin_partner_alexa_callback",
+    ),
+    web.get("/admin/links", admin_list_views.links_list, name="admin_links"),
+    web.get(
+        "/admin/links/revoke",
+        admin_list_views.link_revoke_confirm,
+        name="admin_link_revoke_confirm",
+    ),
     web.post("/admin/links/revoke", admin_views.link_revoke, name="admin_link_revoke"),
+    # Support: one customer on one page, and the audit trail (issue 13).
+    web.get("/admin/users/{user_id}", admin_user_views.user_page, name="admin_user"),
+    web.get(
+        "/admin/users/{user_id}/end-link",
+        admin_user_views.end_link_confirm,
+        name="admin_user_end_link_confirm",
+    ),
+    web.post(
+        "/admin/users/{user_id}/end-link", admin_user_views.end_link, name="admin_user_end_link"
+    ),
+    web.get(
+        "/admin/users/{user_id}/end-all",
+        admin_user_views.end_all_confirm,
+        name="admin_user_end_all_confirm",
+    ),
+    web.post("/admin/users/{user_id}/end-all", admin_user_views.end_all, name="admin_user_end_all"),
+    web.get("/admin/audit", admin_audit_views.audit_page, name="admin_audit"),
+    web.get("/admin/audit.csv", admin_audit_views.audit_csv, name="admin_audit_csv"),
     # The OAuth server Alexa links against (RFC 6749, 7009, 7662, 8414) and its resource.
     web.get("/oauth/authorize", oauth_views.authorize_page, name="oauth_authorize"),
     web.post("/oauth/authorize", oauth_views.authorize_decision),
@@ -106,6 +154,11 @@ ROUTES = [
         name="partner_profile_report",
     ),
     web.post("/api/partner/events", partner_api_views.events, name="partner_events"),
+    web.post(
+        "/api/partner/alexa-enablement",
+        alexa_link_views.alexa_enablement,
+        name="partner_alexa_enablement",
+    ),
     # Operations.
     web.get("/healthz", health_views.healthz, name="healthz"),
     web.get("/readyz", health_views.readyz, name="readyz"),

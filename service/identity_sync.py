@@ -36,7 +36,7 @@ from service.db import Database
 from service.keycloak_admin import EVENT_PAGE, AdminEvent, KeycloakAdminClient
 from service.linking.links import end_user_links
 from service.logins import end_user_sessions
-from service.storage import audit, revocations, token_grants
+from service.storage import audit, revocations, skill_enablements, token_grants
 from service.storage import authorization_codes as code_store
 from service.storage import identity_sync as sync_store
 from service.storage import tokens as legacy_tokens
@@ -174,8 +174,8 @@ async def apply_event(
 async def end_user(
     db: Database, user_id: str, *, reason: Reason, cutoff: datetime, session_max_age: int
 ) -> UserEnded:
-    """End what the user got up to `cutoff`: grants and stored tokens, codes, LWA links and
-    browser sessions. Idempotent."""
+    """End what the user got up to `cutoff`: grants and stored tokens, codes, LWA links, the
+    Amazon tokens of links made from our side, and browser sessions. Idempotent."""
     await revocations.record_identity_end(db, user_id, cutoff)
     await code_store.delete_for_user(db, user_id, issued_before=cutoff)
     grants = await token_grants.revoke_user(db, user_id, cutoff)
@@ -183,6 +183,7 @@ async def end_user(
     links = await end_user_links(
         db, user_id, linked_before=cutoff, actor=ACTOR, reason=f"user_{reason}"
     )
+    links += await skill_enablements.delete_for_user(db, user_id, linked_before=cutoff)
     await end_user_sessions(db, user_id, before=cutoff, max_age=session_max_age)
     await audit.record(
         db,

@@ -51,6 +51,7 @@ class KeycloakUser:
     id: str
     username: str
     enabled: bool
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,7 @@ def _user(data: Any) -> KeycloakUser:
         id=data["id"],
         username=str(data.get("username") or ""),
         enabled=data.get("enabled") is not False,
+        email=str(data["email"]) if data.get("email") else None,
     )
 
 

@@ -10,6 +10,19 @@ strict, so our code is tested against the rules rather than against a mock that 
 * Alexa APIs ``POST /v1/health/profile`` and ``POST /v3/events``: need ``Authorization: Bearer``
   with a live access token issued here (401 ``INVALID_ACCESS_TOKEN_EXCEPTION`` otherwise) and a
   JSON object body (400 ``INVALID_REQUEST_EXCEPTION``); answer 202, or scripted responses.
+* LWA's consent page ``GET /ap/oa`` (app-to-app linking, docs/alexa-protocols.md §5): shows the
+  request with "Allow" and "Cancel"; the decision (``POST /ap/oa``) redirects to the
+  ``redirect_uri`` with ``code`` and ``state``, or ``error=access_denied``. Its codes remember
+  the PKCE S256 challenge (the token endpoint then wants the matching ``code_verifier``), the
+  scope and the Amazon user (``amazon_user``), and so do the tokens made from them.
+* The Skill Enablement API ``POST|GET|DELETE /v1/users/~current/skills/{skillId}/enablement``
+  for skills registered with ``add_skill``: 400 for a lower-case ``bearer`` or a malformed
+  body, 401 for a missing, expired or revoked token, 403 for a token without
+  ``alexa::skills:account_linking`` or a non-beta-tester enabling a development skill, 404 for
+  an unknown skill (or, for GET and DELETE, one not enabled). POST redeems the ``authCode`` at
+  the skill's token URL (our ``/oauth/token``) with the skill's client credentials (HTTP Basic)
+  before it answers 201, as Alexa does; a refused code gives 400. GET answers 200 with the
+  skill's status, DELETE 204.
 
 Control it in-process through ``AmazonStandIn`` or over HTTP under ``/_standin/``:
 
@@ -23,6 +36,9 @@ Control it in-process through ``AmazonStandIn`` or over HTTP under ``/_standin/`
 ``POST /_standin/expire-access-tokens``     all access tokens issued so far expire
 ``POST /_standin/revoke-all``               the user removed the permission: all tokens die
 ``POST /_standin/lwa``                      ``{"down": bool, "mode"?: "503"|"close"|"hang"}``
+``POST /_standin/skills``                   ``{"skill_id", "token_url", "client_id",
+                                            "client_secret", "stages"?, "beta_testers"?}``
+``GET  /_standin/enablements``              every enablement (no tokens)
 ==========================================  =================================================
 
 Run it with ``python -m tests.amazon_standin --port 9400 --client ID:SECRET``.
@@ -36,6 +52,8 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import hashlib
+import html
 import json
 import logging
 import secrets
@@ -44,8 +62,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
 
+import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -53,6 +72,7 @@ __all__ = [
     "ALEXA_ERROR_CODES",
     "AlexaRequest",
     "AmazonStandIn",
+    "Enablement",
     "LwaCall",
     "LwaDownMode",
     "alexa_error_body",
@@ -83,6 +103,9 @@ _AMZN_ERROR_TYPES = {
 }
 
 _ALEXA_PATHS = ("/v1/health/profile", "/v3/events")
+_ENABLEMENT_PATH = "/v1/users/~current/skills/{skill_id}/enablement"
+ACCOUNT_LINKING_SCOPE = "alexa::skills:account_linking"
+DEFAULT_AMAZON_USER = "amzn1.account.STANDIN-USER-1"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -138,6 +161,9 @@ class _Code:
     client_id: str
     redirect_uri: str | None
     expires_at: float
+    code_challenge: str | None = None  # S256, from the consent page
+    scope: str | None = None
+    user: str = DEFAULT_AMAZON_USER
 
 
 @dataclass
@@ -145,12 +171,52 @@ class _AccessToken:
     client_id: str
     expires_at: float
     revoked: bool = False
+    scope: str | None = None
+    user: str = DEFAULT_AMAZON_USER
 
 
 @dataclass
 class _RefreshToken:
     client_id: str
     revoked: bool = False
+    scope: str | None = None
+    user: str = DEFAULT_AMAZON_USER
+
+
+@dataclass
+class _Skill:
+    """A skill the Skill Enablement API knows, with its account-linking configuration."""
+
+    skill_id: str
+    token_url: str  # the skill's access token URI (our /oauth/token)
+    client_id: str  # the skill's client at that server, and its secret
+    client_secret: str
+    stages: frozenset[str]
+    beta_testers: frozenset[str] | None  # None: anyone may enable the development stage
+
+
+@dataclass
+class Enablement:
+    """A skill enabled for an Amazon user, with the tokens Alexa got from the skill's token
+    URI for it (``enabled`` turns False when it is disabled; the tokens stay for tests)."""
+
+    skill_id: str
+    stage: str
+    user: str
+    redirect_uri: str
+    access_token: str = dataclasses.field(repr=False)
+    refresh_token: str | None = dataclasses.field(repr=False)
+    enabled: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "skill_id": self.skill_id,
+            "stage": self.stage,
+            "user": self.user,
+            "redirect_uri": self.redirect_uri,
+            "enabled": self.enabled,
+            "has_refresh_token": self.refresh_token is not None,
+        }
 
 
 @dataclass
@@ -225,8 +291,16 @@ class AmazonStandIn:
         self._lwa_script: list[_Scripted] = []
         self._lwa_down: LwaDownMode | None = None
         self._lwa_delay = 0.0
+        self._enable_delay = 0.0
         self._lwa_release = asyncio.Event()
         self._clock_offset = 0.0
+        self._skills: dict[str, _Skill] = {}
+        #: The Amazon user the consent page approves as (what LWA's login would decide).
+        self.amazon_user = DEFAULT_AMAZON_USER
+        #: Skills enabled through the Skill Enablement API, by (Amazon user, skill id).
+        self.enablements: dict[tuple[str, str], Enablement] = {}
+        #: Every Skill Enablement API request: (method, skill id, status).
+        self.enablement_calls: list[tuple[str, str, int]] = []
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         #: Every request received on an Alexa API path, in arrival order.
@@ -277,6 +351,11 @@ class AmazonStandIn:
         return f"{self.base_url}/auth/o2/token"
 
     @property
+    def authorize_url(self) -> str:
+        """LWA's consent page (a partner's ``lwa_authorize_url``)."""
+        return f"{self.base_url}/ap/oa"
+
+    @property
     def health_profile_url(self) -> str:
         return f"{self.base_url}/v1/health/profile"
 
@@ -289,16 +368,56 @@ class AmazonStandIn:
     def add_client(self, client_id: str, secret: str) -> None:
         self._clients[client_id] = secret
 
-    def issue_code(self, client_id: str, *, redirect_uri: str | None = None) -> str:
-        """The LWA code Amazon would hand to our reciprocal endpoint or AcceptGrant.
+    def issue_code(
+        self,
+        client_id: str,
+        *,
+        redirect_uri: str | None = None,
+        code_challenge: str | None = None,
+        scope: str | None = None,
+    ) -> str:
+        """The LWA code Amazon would hand to our reciprocal endpoint or AcceptGrant (or, with
+        ``scope`` alexa::skills:account_linking and a PKCE ``code_challenge``, to the
+        developer's app through the Alexa app).
 
         With ``redirect_uri`` the exchange must send the same one; without, any is accepted
         (Amazon's reciprocal samples send none)."""
         if client_id not in self._clients:
             raise KeyError(f"unknown LWA client {client_id!r}")
         code = "AN" + secrets.token_urlsafe(15)
-        self._codes[code] = _Code(client_id, redirect_uri, self._now() + self._code_lifetime)
+        self._codes[code] = _Code(
+            client_id,
+            redirect_uri,
+            self._now() + self._code_lifetime,
+            code_challenge=code_challenge,
+            scope=scope,
+            user=self.amazon_user,
+        )
         return code
+
+    def add_skill(
+        self,
+        skill_id: str,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        stages: Iterable[str] = ("development", "live"),
+        beta_testers: Iterable[str] | None = None,
+    ) -> None:
+        """Make the Skill Enablement API know a skill and how Alexa redeems its codes."""
+        self._skills[skill_id] = _Skill(
+            skill_id,
+            token_url,
+            client_id,
+            client_secret,
+            frozenset(stages),
+            None if beta_testers is None else frozenset(beta_testers),
+        )
+
+    def remove_skill(self, skill_id: str) -> None:
+        """The Skill Enablement API no longer knows the skill (404)."""
+        self._skills.pop(skill_id, None)
 
     def advance_time(self, seconds: float) -> None:
         """Move the stand-in's clock forward: codes and access tokens age accordingly."""
@@ -352,6 +471,11 @@ class AmazonStandIn:
             self._lwa_release.clear()
         else:
             self._lwa_release.set()
+
+    def set_enablement_delay(self, seconds: float) -> None:
+        """Answer an enablement ``seconds`` after our code was redeemed (a slow Alexa): the
+        skill is linked, the answer not yet back."""
+        self._enable_delay = max(0.0, seconds)
 
     def set_lwa_delay(self, seconds: float) -> None:
         """Answer every token request only after ``seconds`` (a slow LWA): widens the window
@@ -419,6 +543,10 @@ class AmazonStandIn:
         app.router.add_post("/auth/o2/token", self._token_endpoint)
         for path in _ALEXA_PATHS:
             app.router.add_post(path, self._alexa_endpoint)
+        app.router.add_get("/ap/oa", self._consent_page)
+        app.router.add_post("/ap/oa", self._consent_decision)
+        for method in ("POST", "GET", "DELETE"):
+            app.router.add_route(method, _ENABLEMENT_PATH, self._enablement_endpoint)
         control: Sequence[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]]] = [
             ("POST", "/_standin/clients", self._ctl_add_client),
             ("POST", "/_standin/codes", self._ctl_issue_code),
@@ -428,6 +556,8 @@ class AmazonStandIn:
             ("POST", "/_standin/expire-access-tokens", self._ctl_expire),
             ("POST", "/_standin/revoke-all", self._ctl_revoke_all),
             ("POST", "/_standin/lwa", self._ctl_lwa),
+            ("POST", "/_standin/skills", self._ctl_add_skill),
+            ("GET", "/_standin/enablements", self._ctl_enablements),
         ]
         for method, path, handler in control:
             app.router.add_route(method, path, handler)
@@ -557,9 +687,17 @@ class AmazonStandIn:
             raise _bad_grant("code")
         if entry.redirect_uri is not None and entry.redirect_uri != redirect_uri:
             raise _bad_grant("redirect_uri")
+        if entry.code_challenge is not None:  # RFC 7636 §4.6
+            verifier = param("code_verifier")
+            if verifier is None or _s256(verifier) != entry.code_challenge:
+                raise _bad_grant("code_verifier")
         # A public client (no secret) gets no refresh token (docs/alexa-protocols.md §3).
-        refresh = self._new_refresh_token(client_id) if secret is not None else None
-        return self._token_body(client_id, refresh)
+        refresh = (
+            self._new_refresh_token(client_id, entry.scope, entry.user)
+            if secret is not None
+            else None
+        )
+        return self._token_body(client_id, refresh, entry.scope, entry.user)
 
     def _grant_refresh_token(
         self, param: Callable[[str], str | None], client_id: str | None, secret: str | None
@@ -576,20 +714,31 @@ class AmazonStandIn:
         if entry is None or entry.revoked or entry.client_id != client_id:
             raise _bad_grant("refresh_token")
         if not self._rotate:
-            return self._token_body(client_id, token)
+            return self._token_body(client_id, token, entry.scope, entry.user)
         if self._revoke_previous:
             entry.revoked = True
-        return self._token_body(client_id, self._new_refresh_token(client_id))
+        new = self._new_refresh_token(client_id, entry.scope, entry.user)
+        return self._token_body(client_id, new, entry.scope, entry.user)
 
-    def _new_refresh_token(self, client_id: str) -> str:
+    def _new_refresh_token(
+        self, client_id: str, scope: str | None = None, user: str = DEFAULT_AMAZON_USER
+    ) -> str:
         token = "Atzr|" + secrets.token_urlsafe(300)
-        self._refresh[token] = _RefreshToken(client_id)
+        self._refresh[token] = _RefreshToken(client_id, scope=scope, user=user)
         return token
 
-    def _token_body(self, client_id: str, refresh_token: str | None) -> dict[str, Any]:
+    def _token_body(
+        self,
+        client_id: str,
+        refresh_token: str | None,
+        scope: str | None = None,
+        user: str = DEFAULT_AMAZON_USER,
+    ) -> dict[str, Any]:
         access = "Atza|" + secrets.token_urlsafe(300)  # LWA: at least 350 chars
         lifetime = self._access_token_lifetime
-        self._access[access] = _AccessToken(client_id, self._now() + lifetime)
+        self._access[access] = _AccessToken(
+            client_id, self._now() + lifetime, scope=scope, user=user
+        )
         body: dict[str, Any] = {
             "access_token": access,
             "token_type": "bearer",
@@ -646,6 +795,146 @@ class AmazonStandIn:
                 return scripted.status, scripted.body, scripted.headers, parsed
         return 202, None, {}, parsed
 
+    # LWA's consent page (app-to-app linking)
+
+    async def _consent_page(self, request: web.Request) -> web.Response:
+        query = request.query
+        client_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
+        if client_id not in self._clients or not redirect_uri.startswith(("http://", "https://")):
+            return web.Response(status=400, text="unknown client or bad redirect_uri")
+        if query.get("response_type") != "code" or not query.get("scope"):
+            return _redirect(redirect_uri, error="invalid_request", state=query.get("state"))
+        method = query.get("code_challenge_method")
+        if query.get("code_challenge") and method != "S256":
+            return _redirect(redirect_uri, error="invalid_request", state=query.get("state"))
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in query.items()
+        )
+        page = (
+            "<!doctype html><title>Amazon</title><h1>Login with Amazon (stand-in)</h1>"
+            f'<p id="lwa-request">{html.escape(client_id)} asks for '
+            f"{html.escape(query['scope'])}</p>"
+            f'<form method="post" action="/ap/oa">{fields}'
+            '<button id="lwa-allow" name="allow" value="1">Allow</button>'
+            '<button id="lwa-deny" name="deny" value="1">Cancel</button></form>'
+        )
+        return web.Response(text=page, content_type="text/html")
+
+    async def _consent_decision(self, request: web.Request) -> web.Response:
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        client_id, redirect_uri = form.get("client_id", ""), form.get("redirect_uri", "")
+        if client_id not in self._clients or not redirect_uri:
+            return web.Response(status=400, text="unknown client or no redirect_uri")
+        state = form.get("state")
+        if "allow" not in form or "deny" in form:
+            return _redirect(
+                redirect_uri,
+                error="access_denied",
+                error_description="The user denied the request.",
+                state=state,
+            )
+        code = "AN" + secrets.token_urlsafe(15)
+        self._codes[code] = _Code(
+            client_id,
+            redirect_uri,
+            self._now() + self._code_lifetime,
+            code_challenge=form.get("code_challenge") or None,
+            scope=form.get("scope"),
+            user=self.amazon_user,
+        )
+        return _redirect(redirect_uri, code=code, scope=form.get("scope"), state=state)
+
+    # Skill Enablement API
+
+    async def _enablement_endpoint(self, request: web.Request) -> web.Response:
+        skill_id = request.match_info["skill_id"]
+        status, body = await self._enablement_answer(request, skill_id)
+        self.enablement_calls.append((request.method, skill_id, status))
+        if body is None:
+            return web.Response(status=status)
+        return web.json_response(body, status=status)
+
+    async def _enablement_answer(self, request: web.Request, skill_id: str) -> tuple[int, Any]:
+        auth = request.headers.get("Authorization", "")
+        if auth[:7].lower() == "bearer " and not auth.startswith("Bearer "):
+            return 400, {"message": "The authorization scheme must be 'Bearer' (title case)."}
+        token = self._access.get(auth[7:]) if auth.startswith("Bearer ") else None
+        if token is None or token.revoked or token.expires_at <= self._now():
+            return 401, {"message": "The access token is missing, invalid, expired or revoked."}
+        if ACCOUNT_LINKING_SCOPE not in (token.scope or "").split():
+            return 403, {"message": f"The access token lacks the {ACCOUNT_LINKING_SCOPE} scope."}
+        skill = self._skills.get(skill_id)
+        if skill is None:
+            return 404, {"message": "The skill does not exist or is not available to the user."}
+        key = (token.user, skill_id)
+        current = self.enablements.get(key)
+        if request.method == "GET":
+            if current is None or not current.enabled:
+                return 404, {"message": "The skill is not enabled for the user."}
+            return 200, _enablement_body(current)
+        if request.method == "DELETE":
+            if current is None or not current.enabled:
+                return 404, {"message": "The skill is not enabled for the user."}
+            current.enabled = False
+            return 204, None
+        return await self._enable(request, skill, token.user)
+
+    async def _enable(self, request: web.Request, skill: _Skill, user: str) -> tuple[int, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            data = None
+        link = data.get("accountLinkRequest") if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(link, dict)
+            or data.get("stage") not in skill.stages
+            or link.get("type") != "AUTH_CODE"
+            or not isinstance(link.get("redirectUri"), str)
+            or not isinstance(link.get("authCode"), str)
+        ):
+            return 400, {"message": "The request body is not a valid enablement request."}
+        stage = str(data["stage"])
+        if stage == "development" and skill.beta_testers is not None:
+            if user not in skill.beta_testers:
+                return 403, {"message": "The user is not a beta tester of this skill."}
+        redeemed = await self._redeem(skill, link["authCode"], link["redirectUri"])
+        if redeemed is None:
+            return 400, {"message": "Account linking failed: the skill's token URI refused."}
+        enablement = Enablement(
+            skill.skill_id, stage, user, link["redirectUri"], redeemed[0], redeemed[1]
+        )
+        self.enablements[(user, skill.skill_id)] = enablement
+        await asyncio.sleep(self._enable_delay)
+        return 201, _enablement_body(enablement)
+
+    @staticmethod
+    async def _redeem(skill: _Skill, code: str, redirect_uri: str) -> tuple[str, str | None] | None:
+        """As Alexa does: the code at the skill's token URI, with the skill's credentials."""
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        # RFC 6749 §2.3.1: form-encoded before base64.
+        pair = f"{quote_plus(skill.client_id)}:{quote_plus(skill.client_secret)}"
+        headers = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    skill.token_url, data=form, headers=headers, allow_redirects=False
+                ) as resp,
+            ):
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, ValueError) as exc:
+            log.info("the skill's token URI gave no answer: %r", exc)
+            return None
+        if resp.status != 200 or not isinstance(body, dict):
+            log.info("the skill's token URI refused the code: %s %s", resp.status, body)
+            return None
+        access, refresh = body.get("access_token"), body.get("refresh_token")
+        if not isinstance(access, str):
+            return None
+        return access, refresh if isinstance(refresh, str) else None
+
     # HTTP control API
 
     @staticmethod
@@ -701,10 +990,51 @@ class AmazonStandIn:
         self.revoke_all()
         return web.Response(status=204)
 
+    async def _ctl_add_skill(self, request: web.Request) -> web.Response:
+        data = await self._json(request)
+        testers = data.get("beta_testers")
+        self.add_skill(
+            str(data["skill_id"]),
+            token_url=str(data["token_url"]),
+            client_id=str(data["client_id"]),
+            client_secret=str(data["client_secret"]),
+            stages=[str(s) for s in data.get("stages", ("development", "live"))],
+            beta_testers=None if testers is None else [str(t) for t in testers],
+        )
+        return web.Response(status=204)
+
+    async def _ctl_enablements(self, request: web.Request) -> web.Response:
+        rows = [e.to_json() for e in self.enablements.values()]
+        return web.json_response({"enablements": rows})
+
     async def _ctl_lwa(self, request: web.Request) -> web.Response:
         data = await self._json(request)
         self.set_lwa_down(bool(data["down"]), mode=data.get("mode", "503"))
         return web.Response(status=204)
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _redirect(uri: str, **params: str | None) -> web.Response:
+    """A 302 to `uri` with `params` added to its query (the OAuth answer to a consent)."""
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [(k, v) for k, v in params.items() if v is not None]
+    location = urlunsplit(parts._replace(query=urlencode(query)))
+    return web.Response(status=302, headers={"Location": location})
+
+
+def _enablement_body(enablement: Enablement) -> dict[str, Any]:
+    """The Skill Enablement API's description of an enabled skill (shape as documented)."""
+    return {
+        "skill": {"stage": enablement.stage, "id": enablement.skill_id},
+        "user": {"id": enablement.user},
+        "accountLink": {"status": "LINKED"},
+        "status": "ENABLED",
+    }
 
 
 # -- command line -------------------------------------------------------------------------

@@ -75,7 +75,8 @@ async def test_deleted_client_can_no_longer_get_tokens(
         server.app[DB], client_id="to-delete", grant_types=["client_credentials"]
     )
     await browser.login(base_url, "admin")
-    page = await browser.get(f"{base_url}/admin/clients")
+    page = await browser.get(f"{base_url}/admin/clients/to-delete/delete")  # asks first
+    assert await client_store.get(server.app[DB], "to-delete") is not None
     form = page.form(action="/admin/clients/to-delete/delete")
     await browser.submit(page, form)
     assert await client_store.get(server.app[DB], "to-delete") is None
@@ -89,7 +90,7 @@ async def test_get_never_deletes(server: TestServer, base_url: str, browser: Bro
     await create_client(server.app[DB], client_id="keep-me")
     await browser.login(base_url, "admin")
     page = await browser.get(f"{base_url}/admin/clients/keep-me/delete")
-    assert page.status == 405
+    assert page.status == 200 and "cannot be undone" in page.text  # the question, no more
     assert await client_store.get(server.app[DB], "keep-me") is not None
 
 
@@ -138,8 +139,11 @@ async def test_admin_unlinks_a_user(
         base_url, exchange_data(code, client), client_id=client.client_id, secret=secret
     )
     await admin.login(base_url, "admin")
-    page = await admin.get(f"{base_url}/admin/links")
-    assert client.client_id in page.text
+    listing = await admin.get(f"{base_url}/admin/links")
+    assert client.client_id in listing.text
+    ask = re.search(r'href="(/admin/links/revoke\?[^"]+)"', listing.text)
+    assert ask
+    page = await admin.get(base_url + ask.group(1).replace("&amp;", "&"))
     form = next(f for f in page.forms if f.fields.get("client_id") == client.client_id)
     await admin.submit(page, form)
     me = await customer.session.get(

@@ -47,7 +47,13 @@ COVERED = {
     "/admin/partners",
     "/admin/partners/{partner_id}/delete",
     "/admin/links/revoke",
+    "/admin/users/{user_id}/end-link",
+    "/admin/users/{user_id}/end-all",
     "/account/revoke",
+    # "Link with Alexa": their CSRF tests are in tests/test_alexa_link.py.
+    "/account/alexa/link",
+    "/account/alexa/unlink",
+    "/admin/partners/{partner_id}/alexa-callback",
     "/logout",
     "/oauth/authorize",
 }
@@ -238,6 +244,28 @@ async def test_admin_unlink_needs_the_token(
     assert await _me_status(base_url, browser, tokens["access_token"]) == 200
     await browser.request("POST", url, data=[*fields, ("csrf_token", token)])
     assert await _me_status(base_url, browser, tokens["access_token"]) == 401
+
+
+async def test_admin_ending_a_customers_links_needs_the_token(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    app = server.app
+    one, _ = await create_client(app[DB], client_id="csrf-end-one")
+    two, _ = await create_client(app[DB], client_id="csrf-end-two")
+    first = await issue_tokens(app, one, user_id="u-csrf-end", username="ending-user")
+    second = await issue_tokens(app, two, user_id="u-csrf-end", username="ending-user")
+    token = await _admin(browser, base_url)
+    url = f"{base_url}/admin/users/u-csrf-end/end-link"
+    fields = [("client_id", one.client_id)]
+    await _assert_refused(browser, url, fields, token)
+    assert await _me_status(base_url, browser, first["access_token"]) == 200
+    await browser.request("POST", url, data=[*fields, ("csrf_token", token)])
+    assert await _me_status(base_url, browser, first["access_token"]) == 401
+    url = f"{base_url}/admin/users/u-csrf-end/end-all"
+    await _assert_refused(browser, url, [], token)
+    assert await _me_status(base_url, browser, second["access_token"]) == 200
+    await browser.request("POST", url, data={"csrf_token": token})
+    assert await _me_status(base_url, browser, second["access_token"]) == 401
 
 
 async def test_account_unlink_needs_the_token(

@@ -69,8 +69,10 @@ async def exchange_code(
     code: str,
     timeout: float,  # noqa: ASYNC109 - per-request budget handed to aiohttp, see _token_request
     redirect_uri: str | None = None,
+    code_verifier: str | None = None,
 ) -> LwaTokens:
-    """Exchange an LWA authorization code (single use, valid 5 minutes) for tokens."""
+    """Exchange an LWA authorization code (single use, valid 5 minutes) for tokens; with
+    `code_verifier` when the code was asked for with a PKCE challenge (RFC 7636 §4.5)."""
     form = {
         "grant_type": "authorization_code",
         "code": code,
@@ -79,6 +81,8 @@ async def exchange_code(
     }
     if redirect_uri is not None:
         form["redirect_uri"] = redirect_uri
+    if code_verifier is not None:
+        form["code_verifier"] = code_verifier
     return await _token_request(http, token_url, form, timeout)
 
 

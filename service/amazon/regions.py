@@ -1,5 +1,6 @@
-"""Amazon's regional hosts: LWA token endpoints (docs/alexa-protocols.md §3) and Alexa API
-bases (§4), and which URLs a partner may use for them.
+"""Amazon's regional hosts: LWA token endpoints (docs/alexa-protocols.md §3), Alexa API
+bases (§4) and LWA's authorization pages ("Link with Alexa", §5.1), and which URLs a partner may
+use for them.
 
 A partner's LWA token URL receives the skill's LWA client secret and users' LWA refresh tokens,
 and its Alexa API base receives users' LWA access tokens: pointed elsewhere (a stolen admin
@@ -41,8 +42,19 @@ ALEXA_API_BASES: Final[Mapping[str, str]] = MappingProxyType(
         "FE": "https://api.fe.amazonalexa.com",
     }
 )
+# Where LWA asks the customer's consent (the authorization endpoint, docs/alexa-protocols.md §5):
+# a browser is sent there, nothing of ours is. Same rules as the other URLs all the same: a
+# partner's setting must not send customers to a look-alike page.
+LWA_AUTHORIZE_URLS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "NA": "https://www.amazon.com/ap/oa",
+        "EU": "https://eu.account.amazon.com/ap/oa",
+        "FE": "https://apac.account.amazon.com/ap/oa",
+    }
+)
 DEFAULT_REGION: Final = "NA"
 LWA_TOKEN_PATH: Final = "/auth/o2/token"  # noqa: S105 - a path, not a secret
+LWA_AUTHORIZE_PATH: Final = "/ap/oa"
 
 # Where cloud providers answer instance metadata (credentials!) and other link-local hosts.
 _FORBIDDEN_NETWORKS: Final = tuple(
@@ -72,7 +84,12 @@ _IPV4_LIKE: Final = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]
 
 
 _AMAZON_HOSTS: Final = frozenset(
-    urlsplit(url).hostname for url in (*LWA_TOKEN_URLS.values(), *ALEXA_API_BASES.values())
+    urlsplit(url).hostname
+    for url in (
+        *LWA_TOKEN_URLS.values(),
+        *ALEXA_API_BASES.values(),
+        *LWA_AUTHORIZE_URLS.values(),
+    )
 )
 
 
@@ -92,6 +109,24 @@ def alexa_api_base(value: str | None, *, allow_custom: bool) -> str:
     value = (value or DEFAULT_REGION).strip()
     known = ALEXA_API_BASES.get(value.upper())
     return known if known is not None else check_alexa_api_base(value, allow_custom=allow_custom)
+
+
+def lwa_authorize_url(value: str | None, *, allow_custom: bool) -> str:
+    """LWA's authorization page for a region name or URL (default NA)."""
+    value = (value or DEFAULT_REGION).strip()
+    known = LWA_AUTHORIZE_URLS.get(value.upper())
+    if known is not None:
+        return known
+    return check_lwa_authorize_url(value, allow_custom=allow_custom)
+
+
+def check_lwa_authorize_url(url: str, *, allow_custom: bool) -> str:
+    """`url` as we store it and send browsers to it, or `RegionError`."""
+    parts = _parse(url, "LWA authorization URL")
+    if _is_amazon(parts, LWA_AUTHORIZE_URLS) and parts.path == LWA_AUTHORIZE_PATH:
+        return f"https://{parts.hostname}{LWA_AUTHORIZE_PATH}"
+    _check_custom(parts, "LWA authorization URL", LWA_AUTHORIZE_URLS, allow_custom=allow_custom)
+    return url
 
 
 def check_lwa_token_url(url: str, *, allow_custom: bool) -> str:

@@ -22,6 +22,7 @@ from service.commands.database import (
     run_with_db,
 )
 from service.db import Database
+from service.linking import app_to_app
 from service.linking import partners as partner_admin
 from service.oauth.clients import get_client
 from service.settings import load_database_settings, load_settings
@@ -52,6 +53,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--alexa-api-base",
         metavar="REGION|URL",
         help="override the Alexa API host (Amazon's; others need ALS_ALLOW_CUSTOM_AMAZON_URLS)",
+    )
+    add.add_argument(
+        "--skill-id",
+        metavar="ID",
+        help="the skill's id (amzn1.ask.skill.…): customers can then link it from our account "
+        'page or the developer\'s app ("Link with Alexa", app-to-app account linking)',
+    )
+    add.add_argument(
+        "--skill-stage",
+        choices=("development", "live"),
+        help="the skill's stage to enable (with --skill-id)",
+    )
+    add.add_argument(
+        "--lwa-authorize-url",
+        metavar="REGION|URL",
+        help="LWA's authorization page for \"Link with Alexa\" (default: --region's; others than "
+        "Amazon's need ALS_ALLOW_CUSTOM_AMAZON_URLS)",
     )
     add.add_argument(
         "--scope",
@@ -113,8 +131,18 @@ def _add(args: argparse.Namespace) -> int:
             scopes=tuple(args.scopes or partner_admin.DEFAULT_SCOPES),
             replace=args.replace,
             allow_custom_urls=settings.allow_custom_amazon_urls,
+            skill_id=args.skill_id,
+            skill_stage=args.skill_stage,
+            lwa_authorize_url=args.lwa_authorize_url,
         )
         client = await get_client(ctx.db, args.partner_id)
+        callback = settings.url(app_to_app.CALLBACK_PATH)
+        if partner.skill_id and client is not None and callback not in client.redirect_uris:
+            print(
+                f"warning: OAuth client {args.partner_id!r} lacks the redirect URI {callback}: "
+                '"Link with Alexa" needs it (the admin partner page adds it)',
+                file=sys.stderr,
+            )
         return partner_admin.describe(partner), client is not None
 
     try:

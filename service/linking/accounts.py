@@ -1,18 +1,17 @@
-"""Who is linked with what: the apps a customer linked (the account page) and every linked
-account (the admin page), each with the state of its Alexa-side link; and unlinking by them."""
+"""Who is linked with what: the apps a customer linked (the account page), each with the state
+of its Alexa-side link; and unlinking by them. The admin's paged lists are
+`service.admin_support`'s."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from service.db import Database
 from service.models.linking import PartnerLink
 from service.models.oauth import Grant
 from service.oauth.unlink import UnlinkHooks, revoke_grant
-from service.storage import audit, grants, partner_tokens
 from service.storage import clients as client_store
-from service.storage import partners as partner_store
+from service.storage import grants, partner_tokens
 
 
 @dataclass(frozen=True)
@@ -29,25 +28,6 @@ async def linked_apps(db: Database, user_id: str) -> list[LinkedApp]:
         LinkedApp(g, names.get(g.client_id, g.client_id), alexa.get(g.client_id))
         for g in await grants.list_for_user(db, user_id)
     ]
-
-
-async def linked_accounts(db: Database) -> list[LinkedApp]:
-    names = {c.client_id: c.name for c in await client_store.list_all(db)}
-    alexa = {(link.user_id, link.partner_id): link for link in await partner_tokens.list_links(db)}
-    return [
-        LinkedApp(g, names.get(g.client_id, g.client_id), alexa.get((g.user_id, g.client_id)))
-        for g in await grants.list_all(db)
-    ]
-
-
-async def overview(db: Database) -> dict[str, Any]:
-    """The admin home page's figures and the recent audit trail."""
-    return {
-        "clients": len(await client_store.list_all(db)),
-        "partners": len(await partner_store.list_all(db)),
-        "links": len(await grants.list_all(db)),
-        "events": await audit.recent(db, limit=20),
-    }
 
 
 async def unlink_app(

@@ -22,9 +22,9 @@ from service.crypto import KeyRing
 from service.db import Database
 from service.linking.errors import PartnerMisconfigured
 from service.linking.sealing import open_sealed, seal_client_secret
-from service.models.linking import Partner
+from service.models.linking import SKILL_STAGES, Partner, SkillStage
 from service.models.oauth import PARTNER_ID_PATTERN
-from service.storage import audit, partner_tokens, refresh_leases
+from service.storage import audit, partner_tokens, refresh_leases, skill_enablements
 from service.storage import clients as client_store
 from service.storage import partners as store
 from service.storage.partners import PartnerExists as PartnerExists  # re-exported for callers
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 PARTNER_ID_RE: Final = re.compile(PARTNER_ID_PATTERN)
 DEFAULT_SCOPES: Final = ("alexa::health:profile:write",)
+# A skill id as the developer console shows it (`amzn1.ask.skill.` and a UUID).
+SKILL_ID_RE: Final = re.compile(r"amzn1\.ask\.skill\.[A-Za-z0-9-]{1,100}")
 
 
 class PartnerConfigError(ValueError):
@@ -53,11 +55,17 @@ async def add_partner(
     replace: bool = False,
     actor: str = "cli",
     allow_custom_urls: bool = False,
+    skill_id: str | None = None,
+    skill_stage: str | None = None,
+    lwa_authorize_url: str | None = None,
 ) -> Partner:
-    """`region` (NA/EU/FE) sets both hosts; `lwa_token_url`/`alexa_api_base` (a region name or
-    a URL: Amazon's, or any other with `allow_custom_urls`, ALS_ALLOW_CUSTOM_AMAZON_URLS)
-    override either. With `replace`, an empty `lwa_client_secret` keeps the stored one, unless
-    a URL changes. `PartnerConfigError` or `PartnerExists` when refused."""
+    """`region` (NA/EU/FE) sets both hosts (and LWA's authorization page);
+    `lwa_token_url`/`alexa_api_base` (a region name or a URL: Amazon's, or any other with
+    `allow_custom_urls`, ALS_ALLOW_CUSTOM_AMAZON_URLS) override either. With `replace`, an
+    empty `lwa_client_secret` keeps the stored one, unless a URL changes. `skill_id` and
+    `skill_stage` (with `lwa_authorize_url`, a region or URL) set up linking from our side
+    (`service.linking.app_to_app`); without a skill id none of them is kept.
+    `PartnerConfigError` or `PartnerExists` when refused."""
     if not PARTNER_ID_RE.fullmatch(partner_id):
         raise PartnerConfigError("partner id must be 1-128 of A-Z a-z 0-9 . _ : @ -")
     if not lwa_client_id.strip():
@@ -67,6 +75,9 @@ async def add_partner(
         api_base = regions.alexa_api_base(alexa_api_base or region, allow_custom=allow_custom_urls)
     except regions.RegionError as exc:
         raise PartnerConfigError(str(exc)) from None
+    skill = _skill_settings(
+        skill_id, skill_stage, lwa_authorize_url or region, allow_custom=allow_custom_urls
+    )
     if not lwa_client_secret and replace:
         existing = await store.get(db, partner_id)
         if existing is not None:
@@ -90,15 +101,43 @@ async def add_partner(
         scopes=tuple(s for s in scopes if s),
         now=utcnow(),
         replace=replace,
+        skill_id=skill[0],
+        skill_stage=skill[1],
+        lwa_authorize_url=skill[2],
     )
     await audit.record(db, "partner_saved", actor=actor, partner_id=partner_id, replaced=replace)
     return partner
 
 
+def _skill_settings(
+    skill_id: str | None, stage: str | None, authorize: str | None, *, allow_custom: bool
+) -> tuple[str | None, SkillStage | None, str | None]:
+    """The skill id, stage and LWA authorization URL to store (all None without a skill id)."""
+    skill_id = (skill_id or "").strip()
+    stage = (stage or "").strip()
+    if not skill_id:
+        if stage:
+            raise PartnerConfigError("a skill stage needs the skill id")
+        return None, None, None
+    if not SKILL_ID_RE.fullmatch(skill_id):
+        raise PartnerConfigError("the skill id must look like amzn1.ask.skill.<id>")
+    stages: dict[str, SkillStage] = {value: value for value in SKILL_STAGES}
+    known = stages.get(stage)
+    if known is None:
+        raise PartnerConfigError("the skill stage must be development or live")
+    try:
+        url = regions.lwa_authorize_url(authorize, allow_custom=allow_custom)
+    except regions.RegionError as exc:
+        raise PartnerConfigError(str(exc)) from None
+    return skill_id, known, url
+
+
 async def remove_partner(db: Database, partner_id: str, *, actor: str = "cli") -> tuple[bool, int]:
-    """Delete a partner and every user's LWA tokens for it (useless without its credentials)."""
+    """Delete a partner and every user's LWA tokens for it (useless without its credentials),
+    the Amazon tokens of links made from our side included."""
     removed = await store.delete(db, partner_id)
     links = await partner_tokens.delete_for_partner(db, partner_id)
+    await skill_enablements.delete_for_partner(db, partner_id)
     await refresh_leases.delete_for(db, partner_id=partner_id)
     if removed or links:
         await audit.record(
@@ -140,6 +179,9 @@ def describe(partner: Partner) -> dict[str, Any]:
         "alexa_api_base": partner.alexa_api_base,
         "alexa_region": regions.region_of(partner.alexa_api_base, regions.ALEXA_API_BASES),
         "scopes": list(partner.scopes),
+        "skill_id": partner.skill_id,
+        "skill_stage": partner.skill_stage,
+        "lwa_authorize_url": partner.lwa_authorize_url,
         "created_at": partner.created_at.isoformat(),
         "updated_at": partner.updated_at.isoformat(),
     }

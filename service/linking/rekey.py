@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from service.crypto import KeyRing, KeyRingError
 from service.db import Database
 from service.models.sealed import SealedField
-from service.storage import partner_tokens, partners, sealed_fields
+from service.storage import partner_tokens, partners, sealed_fields, skill_enablements
 
 
 @dataclass
@@ -30,6 +30,7 @@ class RekeyCount:
 SOURCES: tuple[tuple[str, Callable[[Database], AsyncIterator[SealedField]]], ...] = (
     (partners.COLLECTION, partners.sealed_fields),
     (partner_tokens.COLLECTION, partner_tokens.sealed_fields),
+    (skill_enablements.COLLECTION, skill_enablements.sealed_fields),
 )
 
 

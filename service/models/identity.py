@@ -15,6 +15,7 @@ class User:
     username: str
     roles: frozenset[str] = frozenset()
     name: str = ""
+    email: str = ""  # as Keycloak said at login (the admin pages search by it)
 
     @property
     def is_admin(self) -> bool:
@@ -26,6 +27,7 @@ class User:
             "username": self.username,
             "roles": sorted(self.roles),
             "name": self.name,
+            "email": self.email,
         }
 
     @classmethod
@@ -37,6 +39,7 @@ class User:
             username=str(data.get("username", "")),
             roles=frozenset(str(r) for r in data.get("roles", [])),
             name=str(data.get("name", "")),
+            email=str(data.get("email", "")),
         )
 
     @classmethod
@@ -48,6 +51,7 @@ class User:
             username=str(claims.get("preferred_username") or claims["sub"]),
             roles=frozenset(str(r) for r in roles),
             name=str(claims.get("name") or ""),
+            email=str(claims.get("email") or ""),
         )
 
 

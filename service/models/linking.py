@@ -24,6 +24,15 @@ class Partner:
     scopes: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+    # Linking that starts on our side (app-to-app, docs/alexa-protocols.md §5): the skill's id
+    # (`amzn1.ask.skill.…`), its stage and LWA's authorization page; None when not set up.
+    skill_id: str | None = None
+    skill_stage: SkillStage | None = None
+    lwa_authorize_url: str | None = None
+
+
+SkillStage = Literal["development", "live"]
+SKILL_STAGES: tuple[SkillStage, ...] = ("development", "live")
 
 
 def secret_context(partner_id: str) -> str:

@@ -115,6 +115,8 @@ class Grant:
     scopes: frozenset[str]
     granted_at: datetime
     updated_at: datetime
+    email: str | None = None  # as Keycloak said at the user's last consent or login
+    active_at: datetime | None = None  # the last consent or login: the admin list's order
 
 
 @dataclass(frozen=True)

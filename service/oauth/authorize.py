@@ -204,6 +204,7 @@ async def approve(
             username=user.username,
             client_id=request.client.client_id,
             scopes=request.scopes,
+            email=user.email or None,
         )
         await audit.record(
             db,
@@ -213,28 +214,15 @@ async def approve(
             client_id=request.client.client_id,
             scopes=sorted(request.scopes),
         )
-    value = new_secret_value()
-    now = utcnow()
-    await code_store.insert(
+    value, _ = await issue_code(
         db,
-        AuthorizationCode(
-            code_hash=secret_hash(value),
-            client_id=request.client.client_id,
-            redirect_uri=request.redirect_uri_param,
-            user_id=user.id,
-            username=user.username,
-            scopes=request.scopes,
-            code_challenge=request.code_challenge,
-            code_challenge_method=request.code_challenge_method,
-            grant_id=new_grant_id(),
-            created_at=now,
-            expires_at=now + timedelta(seconds=code_ttl),
-        ),
-    )
-    log.info(
-        "authorization code issued to client %s for user %s",
-        request.client.client_id,
-        user.username,
+        client_id=request.client.client_id,
+        redirect_uri=request.redirect_uri_param,
+        user=user,
+        scopes=request.scopes,
+        code_challenge=request.code_challenge,
+        code_challenge_method=request.code_challenge_method,
+        code_ttl=code_ttl,
     )
     params = [("code", value)]
     if request.state is not None:
@@ -242,6 +230,40 @@ async def approve(
     if request.issuer is not None:
         params.append(("iss", request.issuer))
     return with_params(request.redirect_uri, params)
+
+
+async def issue_code(
+    db: Database,
+    *,
+    client_id: str,
+    redirect_uri: str | None,
+    user: User,
+    scopes: frozenset[str],
+    code_ttl: int,
+    code_challenge: str | None = None,
+    code_challenge_method: str | None = None,
+) -> tuple[str, AuthorizationCode]:
+    """A new code (its value, and what is stored of it: its hash) for the user and client,
+    bound to `redirect_uri` (RFC 6749 §4.1.3). The authorization endpoint's, and the one
+    linking from our side hands to Amazon (`service.linking.app_to_app`)."""
+    value = new_secret_value()
+    now = utcnow()
+    code = AuthorizationCode(
+        code_hash=secret_hash(value),
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        user_id=user.id,
+        username=user.username,
+        scopes=scopes,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method,
+        grant_id=new_grant_id(),
+        created_at=now,
+        expires_at=now + timedelta(seconds=code_ttl),
+    )
+    await code_store.insert(db, code)
+    log.info("authorization code issued to client %s for user %s", client_id, user.username)
+    return value, code
 
 
 def deny(request: AuthorizationRequest) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -117,6 +118,32 @@ async def get(db: Database, client_id: str) -> OAuthClient | None:
 async def list_all(db: Database) -> list[OAuthClient]:
     docs = await db[COLLECTION].find({}).sort([("name", 1), ("_id", 1)]).to_list(None)
     return [_from_doc(doc) for doc in docs]
+
+
+def _search_query(prefix: str) -> dict[str, Any]:
+    """Clients whose id or name starts with `prefix`, in any case (an anchored regex: there
+    are tens of clients, not thousands)."""
+    q = prefix.strip()
+    if not q:
+        return {}
+    start = {"$regex": "^" + re.escape(q), "$options": "i"}
+    return {"$or": [{"_id": start}, {"name": start}]}
+
+
+async def page(db: Database, prefix: str, *, skip: int, limit: int) -> list[OAuthClient]:
+    cursor = db[COLLECTION].find(_search_query(prefix)).sort([("name", 1), ("_id", 1)])
+    return [_from_doc(doc) async for doc in cursor.skip(skip).limit(limit)]
+
+
+async def count(db: Database, prefix: str = "") -> int:
+    return await db[COLLECTION].count_documents(_search_query(prefix))
+
+
+async def names(db: Database) -> dict[str, str]:
+    """Every client's name by its id (for pages that show names next to ids)."""
+    return {
+        str(d["_id"]): str(d.get("name", "")) async for d in db[COLLECTION].find({}, {"name": 1})
+    }
 
 
 async def set_secret_hash(db: Database, client_id: str, secret_hash: str) -> bool:

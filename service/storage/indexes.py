@@ -14,6 +14,7 @@ from service.storage import (
     partners,
     refresh_leases,
     revocations,
+    skill_enablements,
     token_grants,
     tokens,
 )
@@ -31,6 +32,7 @@ _COLLECTIONS = (
     login_attempts,
     revocations,
     token_grants,
+    skill_enablements,
 )
 
 

@@ -189,6 +189,26 @@ async def list_links(
     return sorted(links, key=lambda link: link.linked_at, reverse=True)
 
 
+async def links_of_users(db: Database, user_ids: list[str]) -> dict[tuple[str, str], PartnerLink]:
+    """The current link of each (user, partner) of these users (the admin's list)."""
+    if not user_ids:
+        return {}
+    current: dict[tuple[str, str], dict[str, Any]] = {}
+    async for doc in db[COLLECTION].find({"user_id": {"$in": user_ids}}):
+        key = (doc["user_id"], doc["partner_id"])
+        if key not in current or doc["generation"] > current[key]["generation"]:
+            current[key] = doc
+    return {key: _from_doc(doc) for key, doc in current.items()}
+
+
+async def names(db: Database, user_ids: list[str]) -> dict[str, str]:
+    """The usernames these users had when they linked a partner."""
+    if not user_ids:
+        return {}
+    cursor = db[COLLECTION].find({"user_id": {"$in": user_ids}}, {"user_id": 1, "username": 1})
+    return {str(d["user_id"]): str(d["username"]) async for d in cursor if d.get("username")}
+
+
 async def complete_refresh(
     db: Database,
     link: PartnerLink,

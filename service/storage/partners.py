@@ -6,6 +6,7 @@ both). The LWA client secret arrives sealed by the domain, bound to the partner 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from service.db import Database
-from service.models.linking import Partner, secret_context
+from service.models.linking import Partner, SkillStage, secret_context
 from service.models.sealed import Sealed, SealedField
 
 COLLECTION = "partners"
@@ -41,6 +42,9 @@ def _from_doc(doc: dict[str, Any]) -> Partner:
         scopes=tuple(doc.get("scopes") or ()),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+        skill_id=doc.get("skill_id"),
+        skill_stage=doc.get("skill_stage"),
+        lwa_authorize_url=doc.get("lwa_authorize_url"),
     )
 
 
@@ -55,6 +59,9 @@ async def save(
     scopes: tuple[str, ...],
     now: datetime,
     replace: bool = False,
+    skill_id: str | None = None,
+    skill_stage: SkillStage | None = None,
+    lwa_authorize_url: str | None = None,
 ) -> Partner:
     """Create a partner, or with `replace` overwrite one (its created_at is kept)."""
     fields: dict[str, Any] = {
@@ -63,6 +70,9 @@ async def save(
         "lwa_token_url": lwa_token_url,
         "alexa_api_base": alexa_api_base,
         "scopes": list(scopes),
+        "skill_id": skill_id,
+        "skill_stage": skill_stage,
+        "lwa_authorize_url": lwa_authorize_url,
         "updated_at": now,
     }
     if not replace:
@@ -89,6 +99,25 @@ async def get(db: Database, partner_id: str) -> Partner | None:
 
 async def list_all(db: Database) -> list[Partner]:
     return [_from_doc(doc) async for doc in db[COLLECTION].find({}).sort("_id", 1)]
+
+
+def _search_query(prefix: str) -> dict[str, Any]:
+    """Partners whose id or LWA client id starts with `prefix`, in any case (an anchored
+    regex: there are a few partners, not thousands)."""
+    q = prefix.strip()
+    if not q:
+        return {}
+    start = {"$regex": "^" + re.escape(q), "$options": "i"}
+    return {"$or": [{"_id": start}, {"lwa_client_id": start}]}
+
+
+async def page(db: Database, prefix: str, *, skip: int, limit: int) -> list[Partner]:
+    cursor = db[COLLECTION].find(_search_query(prefix)).sort("_id", 1).skip(skip).limit(limit)
+    return [_from_doc(doc) async for doc in cursor]
+
+
+async def count(db: Database, prefix: str = "") -> int:
+    return await db[COLLECTION].count_documents(_search_query(prefix))
 
 
 async def delete(db: Database, partner_id: str) -> bool:

@@ -88,6 +88,13 @@ async def has_active(db: Database, user_id: str, client_id: str) -> bool:
     return doc is not None
 
 
+async def active_for_user(db: Database, user_id: str, *, limit: int) -> list[TokenGrant]:
+    """The user's grants that are not revoked, newest first (the admin's user page)."""
+    cursor = db[COLLECTION].find({"user_id": user_id, "revoked_at": None})
+    docs = await cursor.sort("created_at", -1).limit(limit).to_list(None)
+    return [_from_doc(d) for d in docs]
+
+
 async def revoke(db: Database, grant_id: str, at: datetime) -> None:
     await db[COLLECTION].update_one(
         {"_id": grant_id, "revoked_at": None}, {"$set": {"revoked_at": at}}

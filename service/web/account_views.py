@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.linking import accounts
+from service.linking import accounts, app_to_app
 from service.oauth import scopes
-from service.web.appkeys import DB, UNLINK_HOOKS
+from service.web.appkeys import DB, UNLINK_HOOKS, linking_deps
 from service.web.i18n import N_
 from service.web.pages import render
+from service.web.security import allow_form_targets
 from service.web.session import login_required, require_csrf
 
 # The state of the Alexa-side link (LinkStatus), in words.
@@ -18,11 +19,21 @@ ALEXA_STATUS = {
     "revoked": N_("Ended"),
     "inactive": N_("Paused: the skill was disabled in Alexa"),
 }
+# The state of a link made with "Link with Alexa" (`app_to_app.LinkState`), in words.
+SKILL_STATE = {
+    "linked": N_("Enabled and linked"),
+    "not_linked": N_("Not linked"),
+    "unknown": N_("Amazon could not be asked right now"),
+}
 
 
 async def account(request: web.Request) -> web.Response:
     user = await login_required(request)
     rows = await accounts.linked_apps(request.app[DB], user.id)
+    # "Link with Alexa" (app-to-app linking): one row per partner with a skill, its state
+    # asked at Amazon; the button's answer is a redirect to LWA, so form-action names it.
+    skills = await app_to_app.link_states(linking_deps(request.app), user.id)
+    allow_form_targets(request, *(s.partner.lwa_authorize_url or "" for s in skills))
     return await render(
         request,
         "account/links.html",
@@ -31,6 +42,10 @@ async def account(request: web.Request) -> web.Response:
             "revoked": request.query.get("revoked"),
             "describe_scope": scopes.describe,
             "alexa_status": ALEXA_STATUS,
+            "skills": skills,
+            "skill_state": SKILL_STATE,
+            "alexa_unlinked": request.query.get("alexa_unlinked"),
+            "amazon_untold": request.query.get("amazon") == "untold",
         },
     )
 

@@ -1,7 +1,8 @@
 """Admin pages (Keycloak realm role `admin`): OAuth clients, partners and linked accounts.
 
 Handlers parse the forms and call the domain, which validates, writes and audits. Every change
-is a CSRF-protected POST; GET never changes anything. Secrets are never shown, except a newly
+is a CSRF-protected POST; GET never changes anything. The paged lists, the overview and the
+pages that confirm a delete are in `admin_list_views`. Secrets are never shown, except a newly
 generated client secret, once, right after it was made.
 """
 
@@ -13,7 +14,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from service.errors import NotFound
-from service.linking import accounts
+from service.linking import accounts, app_to_app
 from service.linking import partners as partner_domain
 from service.models.oauth import (
     GRANT_TYPES,
@@ -32,11 +33,6 @@ PERMISSIONS = client_domain.PERMISSIONS  # all of them, or an edit would drop th
 
 def _see_other(request: web.Request, route: str, **parts: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(request.app.router[route].url_for(**parts))
-
-
-async def admin_home(request: web.Request) -> web.Response:
-    await admin_required(request)
-    return await render(request, "admin/index.html", await accounts.overview(request.app[DB]))
 
 
 # --- OAuth clients -------------------------------------------------------------------------
@@ -112,12 +108,6 @@ async def _client_or_404(request: web.Request) -> OAuthClient:
     if client is None:
         raise NotFound("There is no such client.")
     return client
-
-
-async def clients_list(request: web.Request) -> web.Response:
-    await admin_required(request)
-    clients = await client_domain.list_clients(request.app[DB])
-    return await render(request, "admin/clients.html", {"clients": clients})
 
 
 async def client_new(request: web.Request) -> web.Response:
@@ -204,16 +194,12 @@ async def client_delete(request: web.Request) -> web.Response:
 # --- Partners ------------------------------------------------------------------------------
 
 
-async def partners_list(request: web.Request) -> web.Response:
-    await admin_required(request)
-    partners = await partner_domain.list_partners(request.app[DB])
-    return await render(request, "admin/partners.html", {"partners": partners})
-
-
 async def partner_new(request: web.Request) -> web.Response:
     await admin_required(request)
     return await render(
-        request, "admin/partner_form.html", {"partner": None, "values": {}, "error": None}
+        request,
+        "admin/partner_form.html",
+        {"partner": None, "values": {}, "error": None, "callback": None},
     )
 
 
@@ -222,10 +208,23 @@ async def partner_edit(request: web.Request) -> web.Response:
     partner = await partner_domain.get_partner(request.app[DB], request.match_info["partner_id"])
     if partner is None:
         raise NotFound("There is no such partner.")
+    # "Link with Alexa": our callback must be a redirect URI of the partner's OAuth client.
+    client = await client_domain.get_client(request.app[DB], partner.partner_id)
+    url = request.app[SETTINGS].url(app_to_app.CALLBACK_PATH)
+    callback = {
+        "url": url,
+        "has_client": client is not None,
+        "registered": client is not None and url in client.redirect_uris,
+    }
     return await render(
         request,
         "admin/partner_form.html",
-        {"partner": partner, "values": partner_domain.describe(partner), "error": None},
+        {
+            "partner": partner,
+            "values": partner_domain.describe(partner),
+            "error": None,
+            "callback": callback,
+        },
     )
 
 
@@ -248,6 +247,9 @@ async def partner_save(request: web.Request) -> web.Response:
             replace=replace,
             actor=admin.username,
             allow_custom_urls=request.app[SETTINGS].allow_custom_amazon_urls,
+            skill_id=form.get("skill_id") or None,
+            skill_stage=form.get("skill_stage") or None,
+            lwa_authorize_url=form.get("lwa_authorize_url") or None,
         )
     except (partner_domain.PartnerConfigError, partner_domain.PartnerExists) as exc:
         message = (
@@ -260,7 +262,7 @@ async def partner_save(request: web.Request) -> web.Response:
         return await render(
             request,
             "admin/partner_form.html",
-            {"partner": existing, "values": values, "error": message},
+            {"partner": existing, "values": values, "error": message, "callback": None},
             status=400,
         )
     raise _see_other(request, "admin_partners")
@@ -276,12 +278,6 @@ async def partner_delete(request: web.Request) -> web.Response:
 
 
 # --- Linked accounts -----------------------------------------------------------------------
-
-
-async def links_list(request: web.Request) -> web.Response:
-    await admin_required(request)
-    rows = await accounts.linked_accounts(request.app[DB])
-    return await render(request, "admin/links.html", {"rows": rows})
 
 
 async def link_revoke(request: web.Request) -> web.Response:

@@ -101,6 +101,7 @@ async def login_callback(request: web.Request) -> web.StreamResponse:
         log.info("login callback refused: %s", exc.description)
         raise
     await start_user_session(request, result.user, result.refresh_token)
+    await logins.note_login(request.app[DB], result.user)  # the admin search's name and email
     if others:  # other tabs still on their way through Keycloak
         (await get_session(request))[PENDING_LOGIN] = others
     log.info("user %s logged in", result.user.username)

@@ -116,6 +116,16 @@ def _schemas() -> dict[str, Any]:
             },
             ["access_token", "token_type", "expires_in"],
         ),
+        "Enablement": _object(
+            {
+                "status": {"const": "linked"},
+                "user_id": _STR,
+                "partner_id": _STR,
+                "skill_id": _STR,
+                "stage": {"enum": ["development", "live"]},
+            },
+            ["status", "user_id", "partner_id", "skill_id", "stage"],
+        ),
         "Delivery": _object(
             {
                 "status": {"const": "accepted"},
@@ -357,6 +367,10 @@ def _linking_paths() -> dict[str, Any]:
         "the user's LWA access token",
     )
     user_partner = _object(_USER_PARTNER, ["user_id", "partner_id"])
+    enablement = _object(
+        {**_USER_PARTNER, "code": _TEXT, "redirect_uri": _TEXT, "code_verifier": _TEXT},
+        ["user_id", "partner_id", "code", "redirect_uri"],
+    )
     return {
         "/api/reciprocal/authorize": {
             "post": {
@@ -452,6 +466,46 @@ def _linking_paths() -> dict[str, Any]:
                 "responses": {
                     "202": _json(_ref("Delivery"), "Alexa accepted it"),
                     **_SENDER_ERRORS,
+                },
+            }
+        },
+        "/api/partner/alexa-enablement": {
+            "post": {
+                "summary": "Enable and link the partner's skill for a user from the developer's "
+                "app (Alexa app-to-app account linking)",
+                "description": "The app got Amazon's `code` through the Alexa app URL or LWA "
+                "(scope alexa::skills:account_linking, PKCE) with `redirect_uri`; we exchange "
+                "it at LWA, issue our code bound to `redirect_uri` (a redirect URI of the "
+                "partner's OAuth client), and the Skill Enablement API enables the skill, "
+                'Alexa redeeming our code at /oauth/token. README: "Link with Alexa".',
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {_FORM: {"schema": enablement}, _JSON: {"schema": enablement}},
+                },
+                "responses": {
+                    "201": _json(_ref("Enablement"), "the skill is enabled and linked"),
+                    "400": _error(
+                        "invalid parameters (`field`); invalid_grant: Amazon's code expired, "
+                        "was used or is not the app's; invalid_redirect_uri: not registered "
+                        "on the partner's OAuth client; alexa_token_revoked"
+                    ),
+                    "401": _BACKEND_ERRORS["401"],
+                    "403": _error(
+                        "insufficient_scope (as /api/partner/token); alexa_forbidden: Amazon "
+                        "refused (scope, or no beta tester of a skill in development)"
+                    ),
+                    "404": _error(
+                        "partner_not_found, user_not_found, skill_not_configured (no skill "
+                        "id), alexa_skill_not_found (not available to the customer)"
+                    ),
+                    "500": _BACKEND_ERRORS["500"],
+                    "502": _error("alexa_refused: the Skill Enablement API refused otherwise"),
+                    "503": _error(
+                        "alexa_unavailable: LWA or Alexa unreachable; the database or Keycloak "
+                        "does not answer; see Retry-After"
+                    ),
+                    **_TOO_LARGE,
                 },
             }
         },

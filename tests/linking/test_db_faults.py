@@ -16,8 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from service.linking import links, tokens
+from service.storage import skill_enablements
 from service.web.appkeys import ALEXA_RETRY
+from tests.amazon_standin import AmazonStandIn
 from tests.linking.conftest import TEST_RETRY
+from tests.support.alexa_link import pkce, set_up
 from tests.support.linking import Linking
 from tests.support.stack import MongoServer
 
@@ -137,3 +140,31 @@ async def test_a_refreshed_token_that_cannot_be_stored_is_served_and_reported(
     again = await linking.partner_token()
     assert again.status == 200 and "warning" not in again.body
     assert linking.amazon.is_access_token_valid(again.body["access_token"])
+
+
+async def test_an_alexa_link_made_before_a_database_stall_is_still_kept(
+    server: TestServer, amazon: AmazonStandIn, base_url: str, mongo: MongoServer
+) -> None:
+    """Linking from our side: Alexa has enabled the skill and redeemed our code when the
+    database stops; the Amazon tokens are stored once it answers again, and the app hears 201
+    (not a 503 for a link that exists at Amazon and that we would have forgotten)."""
+    alexa = await set_up(server.app, amazon, base_url)
+    verifier, _ = pkce()
+    code = alexa.app_code(verifier)
+    amazon.set_enablement_delay(2 * FREEZE_AT)  # our code is redeemed, the 201 not yet back
+
+    async def stall_after_the_redemption() -> None:
+        while not amazon.enablements:
+            await asyncio.sleep(0.02)
+        mongo.freeze()
+        await asyncio.sleep(THAW_AT - FREEZE_AT)
+        mongo.thaw()
+
+    answer, _ = await asyncio.gather(
+        alexa.enablement(code=code, code_verifier=verifier), stall_after_the_redemption()
+    )
+    assert answer.status == 201, answer.body
+    kept = await skill_enablements.get(
+        alexa.db, answer.body["user_id"], alexa.skill_client.client_id
+    )
+    assert kept is not None and kept.via == "app"

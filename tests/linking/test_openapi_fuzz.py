@@ -26,6 +26,7 @@ PARTNER_API = (
     "POST /api/partner/token",
     "POST /api/partner/profile-report",
     "POST /api/partner/events",
+    "POST /api/partner/alexa-enablement",
 )
 NO_INPUT = ("GET /healthz", "GET /readyz", "GET /.well-known/oauth-authorization-server")
 OAUTH_CLIENT_API = ("POST /oauth/token", "POST /oauth/revoke", "POST /oauth/introspect")
@@ -109,7 +110,7 @@ async def test_every_operation_answers_within_the_document(linking: Linking) -> 
     summary = "; ".join(f"{op}: {sorted(codes)}" for op, codes in sorted(report.statuses.items()))
     print(f"\nfuzzed {report.calls} calls in {elapsed:.1f}s ({examples()} examples): {summary}")
     assert not report.failures, "\n\n".join(report.failures)
-    assert len(report.statuses) == 13, report.statuses  # every operation
+    assert len(report.statuses) == 14, report.statuses  # every operation
     if randomized() and examples() < 100:
         return  # a few random examples may not get this far
     # The credentials and the linked user took the fuzzer past the authentication and the
