@@ -28,6 +28,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Literal
@@ -420,35 +421,50 @@ async def link_states(deps: LinkingDeps, user_id: str) -> list[SkillLink]:
     return rows
 
 
+# Why Amazon could not be asked about a kept link (it may still be linked there).
+_NOT_ASKED = (
+    PartnerMisconfigured,
+    regions.RegionError,
+    lwa.LwaUnavailable,
+    amazon.EnablementUnreachable,
+)
+
+
+async def _ask_amazon(
+    deps: LinkingDeps,
+    partner: Partner,
+    kept: SkillEnablement,
+    operation: Callable[..., Awaitable[amazon.EnablementAnswer]],
+) -> amazon.EnablementAnswer:
+    """`amazon.status` or `amazon.disable` for a kept link, its URLs checked again and its
+    Amazon token refreshed as needed. Raises `_Gone` or one of `_NOT_ASKED`."""
+    require_callable(partner, allow_custom=deps.allow_custom_amazon_urls)
+    api_base = regions.check_alexa_api_base(
+        kept.alexa_api_base, allow_custom=deps.allow_custom_amazon_urls
+    )
+    token = await _amazon_token(deps, partner, kept)
+    return await operation(
+        deps.http,
+        api_base=api_base,
+        skill_id=kept.skill_id,
+        token=token,
+        timeout=deps.alexa_timeout,
+        retry=deps.retry,
+        clock=deps.clock,
+    )
+
+
 async def _state(deps: LinkingDeps, partner: Partner, kept: SkillEnablement) -> LinkState:
     grant = await token_grants.get(deps.db, kept.grant_id)
     if grant is None or not grant.active:  # unlinked here, or by Alexa revoking our tokens
         await _forget(deps.db, kept, "our_grant_revoked")
         return "not_linked"
     try:
-        require_callable(partner, allow_custom=deps.allow_custom_amazon_urls)
-        require_alexa = regions.check_alexa_api_base(
-            kept.alexa_api_base, allow_custom=deps.allow_custom_amazon_urls
-        )
-        token = await _amazon_token(deps, partner, kept)
-        answer = await amazon.status(
-            deps.http,
-            api_base=require_alexa,
-            skill_id=kept.skill_id,
-            token=token,
-            timeout=deps.alexa_timeout,
-            retry=deps.retry,
-            clock=deps.clock,
-        )
+        answer = await _ask_amazon(deps, partner, kept, amazon.status)
     except _Gone:
         await _forget(deps.db, kept, "amazon_token_revoked")
         return "not_linked"
-    except (
-        PartnerMisconfigured,
-        regions.RegionError,
-        lwa.LwaUnavailable,
-        amazon.EnablementUnreachable,
-    ):
+    except _NOT_ASKED:
         return "unknown"
     if answer.status in (401, 404) or (answer.status == 200 and not answer.enabled):
         await _forget(deps.db, kept, f"alexa_{answer.status}")  # disabled or unlinked at Alexa
@@ -497,28 +513,10 @@ async def unlink(
 
 async def _disable(deps: LinkingDeps, partner: Partner, kept: SkillEnablement) -> bool:
     try:
-        require_callable(partner, allow_custom=deps.allow_custom_amazon_urls)
-        api_base = regions.check_alexa_api_base(
-            kept.alexa_api_base, allow_custom=deps.allow_custom_amazon_urls
-        )
-        token = await _amazon_token(deps, partner, kept)
-        answer = await amazon.disable(
-            deps.http,
-            api_base=api_base,
-            skill_id=kept.skill_id,
-            token=token,
-            timeout=deps.alexa_timeout,
-            retry=deps.retry,
-            clock=deps.clock,
-        )
+        answer = await _ask_amazon(deps, partner, kept, amazon.disable)
     except _Gone:
         return True  # Amazon revoked the tokens: the skill was disabled there already
-    except (
-        PartnerMisconfigured,
-        regions.RegionError,
-        lwa.LwaUnavailable,
-        amazon.EnablementUnreachable,
-    ):
+    except _NOT_ASKED:
         return False
     log.info(
         "skill of partner %s disabled for user %s: %d",
