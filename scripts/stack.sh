@@ -278,7 +278,12 @@ start_mongo() {
         local bin
         bin=$(install_ferretdb)
         log "starting FerretDB (SQLite backend) on :$MONGO_PORT"
-        setsid -w nohup "$bin" --handler=sqlite --sqlite-url="file:$CACHE/mongo-data/" \
+        # synchronous(normal): in WAL mode a commit is not flushed to disk before it is
+        # acknowledged, so each write does not wait for an fsync (a commit survives a crash of
+        # FerretDB, not a power loss: https://www.sqlite.org/pragma.html#pragma_synchronous).
+        # The data here is for development and tests; production runs MongoDB (README, Benchmark).
+        setsid -w nohup "$bin" --handler=sqlite \
+            --sqlite-url="file:$CACHE/mongo-data/?_pragma=synchronous(normal)" \
             --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --log-level=warn --debug-addr=- \
             --state-dir="$CACHE/mongo-data" \
             >"$STATE/mongo.log" 2>&1 </dev/null &
