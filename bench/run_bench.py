@@ -120,6 +120,7 @@ async def prepare(uri: str, db_name: str, codes: int, keys: str) -> dict[str, An
             "state": ["s"],
         },
         issuer="http://127.0.0.1",
+        allow_http=False,
     )
     code_values = []
     for i in range(codes):

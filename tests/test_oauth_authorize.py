@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from service.storage import grants
@@ -283,3 +285,23 @@ async def test_registered_query_is_kept_as_is_when_code_and_state_are_added(
     )
     assert error_page.redirect_to is not None
     assert error_page.redirect_to.startswith(registered + "&error=unsupported_response_type")
+
+
+async def test_an_http_redirect_uri_kept_from_dev_mode_gets_no_code_in_production(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    make_app: Callable[..., web.Application],
+) -> None:
+    """A client registered while the server ran in dev mode may hold an http redirect URI;
+    once in production the server does not send a code there (RFC 6749 §10.5): an error
+    page, no redirect."""
+    app = make_app(env="production", public_url="https://link.example.test")
+    server = await aiohttp_server(app)
+    client, _ = await create_client(
+        app[DB], redirect_uris=["http://app.example.test/cb"], allow_http_redirect_uris=True
+    )
+    base_url = str(server.make_url("")).rstrip("/")
+    async with ClientSession() as session:
+        url = authorize_url(base_url, client)
+        async with session.get(url, allow_redirects=False) as page:
+            assert page.status == 400
+            assert "unencrypted (http) address" in await page.text()

@@ -95,10 +95,11 @@ class AuthorizationRequest:
 
 
 async def validate(
-    db: Database, values: Mapping[str, Sequence[str]], *, issuer: str
+    db: Database, values: Mapping[str, Sequence[str]], *, issuer: str, allow_http: bool
 ) -> AuthorizationRequest:
     """`values`: every parameter with all the values it was sent with (§3.1 allows one);
-    `issuer`: ours (the metadata's `issuer`)."""
+    `issuer`: ours (the metadata's `issuer`); `allow_http`: whether a code may be sent to an
+    http redirect URI (dev mode only, as for registering one)."""
     client_ids = values.get("client_id", [])
     if len(client_ids) != 1 or not client_ids[0]:
         raise UntrustedRedirect("The link that brought you here is incomplete (no client).")
@@ -106,6 +107,13 @@ async def validate(
     if client is None:
         raise UntrustedRedirect("The app that sent you here is not known to us.")
     redirect_uri = _redirect_uri(client, values.get("redirect_uri", []))
+    if not allow_http and not redirect_uri.lower().startswith("https:"):
+        # Registered before the server left dev mode: a code must not travel unencrypted
+        # (RFC 6749 §3.1.2.1, §10.5), so it is not sent there at all.
+        raise UntrustedRedirect(
+            "The app that sent you here asked to return to an unencrypted (http) address, "
+            "which this server does not allow."
+        )
     states = values.get("state", [])
     state = states[0] if len(states) == 1 and states[0] else None
     iss = issuer if client.authorization_response_iss else None

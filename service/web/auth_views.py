@@ -130,8 +130,13 @@ async def _denial_for_client(request: web.Request, next_url: str) -> str | None:
         return None
     values = {name: target.query.getall(name) for name in target.query}
     try:
-        issuer = request.app[SETTINGS].public_base  # `iss` for clients that want it (RFC 9207)
-        return authorize.deny(await authorize.validate(request.app[DB], values, issuer=issuer))
+        settings = request.app[SETTINGS]
+        issuer = settings.public_base  # `iss` for clients that want it (RFC 9207)
+        return authorize.deny(
+            await authorize.validate(
+                request.app[DB], values, issuer=issuer, allow_http=settings.dev
+            )
+        )
     except UntrustedRedirect:
         return None
     except authorize.ClientRedirect as exc:  # the request itself went bad meanwhile

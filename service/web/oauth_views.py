@@ -98,8 +98,9 @@ async def _validated(
     request: web.Request, pairs: list[tuple[str, str]]
 ) -> authorize.AuthorizationRequest:
     try:
+        settings = request.app[SETTINGS]
         return await authorize.validate(
-            request.app[DB], _grouped(pairs), issuer=request.app[SETTINGS].public_base
+            request.app[DB], _grouped(pairs), issuer=settings.public_base, allow_http=settings.dev
         )
     except authorize.ClientRedirect as exc:
         raise redirect_off_site(exc.location) from None
