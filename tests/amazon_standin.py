@@ -415,6 +415,11 @@ class AmazonStandIn:
             None if beta_testers is None else frozenset(beta_testers),
         )
 
+    def redeems_at(self, skill_id: str) -> tuple[str, str] | None:
+        """Where and as which client Alexa redeems codes for the skill (None: unknown skill)."""
+        skill = self._skills.get(skill_id)
+        return None if skill is None else (skill.token_url, skill.client_id)
+
     def remove_skill(self, skill_id: str) -> None:
         """The Skill Enablement API no longer knows the skill (404)."""
         self._skills.pop(skill_id, None)

@@ -9,11 +9,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
+from service.commands import seed
 from service.settings import Settings
 from service.storage import clients as client_store
 from service.web.appkeys import DB
+from tests.amazon_standin import AmazonStandIn
 from tests.support.cli import cli
 from tests.support.oauth import basic_auth, post
+from tests.support.processes import settings_env
 from tests.support.stack import CLIENT_CACHE_SECONDS
 
 
@@ -198,7 +201,7 @@ async def test_seed_is_idempotent_and_prints_working_credentials(
     first, second = outputs
     for name in ("demo-alexa-client", "demo-app-backend"):
         assert first[name]["client_secret"] == second[name]["client_secret"]
-    assert len(first["demo-alexa-client"]["redirect_uris"]) == 3
+    assert len(first["demo-alexa-client"]["redirect_uris"]) == 4  # Alexa's three, and ours
     backend = first["demo-app-backend"]
     assert backend["permissions"] == ["introspect", "partner_token:demo-alexa-client"]
     assert (
@@ -228,3 +231,29 @@ async def test_seed_refuses_outside_dev_mode(server: TestServer, settings: Setti
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert await client_store.list_all(server.app[DB]) == []
+
+
+async def test_seed_sets_up_link_with_alexa_against_the_stand_in(
+    server: TestServer, settings: Settings
+) -> None:
+    """`make run`'s demo data: the account page offers "Link with Alexa" for the demo partner,
+    whose skill the stand-in knows, redeeming our codes as the demo Alexa client."""
+    amazon = AmazonStandIn()
+    await amazon.start()
+    try:
+        seeding = ("seed", "--amazon-standin", amazon.base_url)
+        done = await cli(settings, *seeding, env=settings_env(settings))
+        assert done.returncode == 0, done.stderr
+        seeded = json.loads(done.stdout)
+        partner = seeded["partner:demo-alexa-client"]
+        assert partner["skill_id"] == seed.DEMO_SKILL_ID
+        assert partner["skill_stage"] == "development"
+        assert partner["lwa_authorize_url"] == f"{amazon.base_url}/ap/oa"
+        callback = settings.url("/account/alexa/callback")
+        assert callback in seeded["demo-alexa-client"]["redirect_uris"]
+        assert amazon.redeems_at(seed.DEMO_SKILL_ID) == (
+            settings.url("/oauth/token"),
+            "demo-alexa-client",
+        )
+    finally:
+        await amazon.stop()

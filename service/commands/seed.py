@@ -19,6 +19,7 @@ import aiohttp
 
 from service.commands.database import CommandContext, keyring_for_writing, run_with_db
 from service.linking import partners as partner_admin
+from service.linking.app_to_app import CALLBACK_PATH
 from service.models.oauth import partner_token_permission
 from service.oauth.clients import (
     describe,
@@ -44,6 +45,7 @@ DEMO_BACKEND_SECRET = "demo-app-backend-secret-dev-only"  # noqa: S105 - publish
 DEMO_PARTNER: Final = DEMO_ALEXA_CLIENT  # the demo Alexa client's id, as in Amazon's sample
 DEMO_LWA_CLIENT: Final = "amzn1.application-oa2-client.demo"
 DEMO_LWA_SECRET: Final = "demo-lwa-client-secret-dev-only"  # noqa: S105 - stand-in only
+DEMO_SKILL_ID: Final = "amzn1.ask.skill.00000000-0000-4000-8000-0000000de300"
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ async def demo_alexa_client(ctx: SeedContext) -> dict[str, Any]:
         DEMO_ALEXA_CLIENT,
         DEMO_ALEXA_SECRET,
         name="Demo Alexa skill",
-        redirect_uris=ALEXA_REDIRECT_URIS,
+        # Alexa's, and ours for "Link with Alexa" from the account page (app-to-app linking).
+        redirect_uris=(*ALEXA_REDIRECT_URIS, ctx.settings.url(CALLBACK_PATH)),
+        allow_http_redirect_uris=ctx.settings.dev,
         grant_types=("authorization_code", "refresh_token"),
         scopes=("profile", "alexa::health:profile:write"),
         access_token_ttl=ctx.settings.access_token_ttl,
@@ -131,9 +135,24 @@ async def _register_standin_client(base_url: str) -> None:
                 await asyncio.sleep(0.2)
 
 
+async def _register_standin_skill(base_url: str, settings: Settings) -> None:
+    """Tell the stand-in's Skill Enablement API about the demo skill, and how Alexa redeems
+    our codes for it (at our token URL, as the demo Alexa client)."""
+    skill = {
+        "skill_id": DEMO_SKILL_ID,
+        "token_url": settings.url("/oauth/token"),
+        "client_id": DEMO_ALEXA_CLIENT,
+        "client_secret": DEMO_ALEXA_SECRET,
+    }
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        async with http.post(base_url.rstrip("/") + "/_standin/skills", json=skill) as resp:
+            resp.raise_for_status()
+
+
 async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
     """The demo partner `demo-alexa-client` (the demo Alexa client's id) against the Amazon
-    stand-in: its LWA token URL and Alexa API host both point there."""
+    stand-in: its LWA token and authorization URLs and Alexa API host all point there, with a
+    demo skill so that "Link with Alexa" works on the account page."""
     if not ctx.amazon_standin:
         return {f"partner:{DEMO_PARTNER}": "skipped: no --amazon-standin URL given"}
     keyring = keyring_for_writing(ctx.settings)
@@ -146,6 +165,7 @@ async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
             "ALS_ALLOW_CUSTOM_AMAZON_URLS=true (scripts/dev_env.sh does)"
         )
     await _register_standin_client(base)
+    await _register_standin_skill(base, ctx.settings)
     partner = await partner_admin.add_partner(
         ctx.command.db,
         keyring,
@@ -154,6 +174,9 @@ async def seed_demo_partner(ctx: SeedContext) -> dict[str, Any]:
         lwa_client_secret=DEMO_LWA_SECRET,
         lwa_token_url=f"{base}/auth/o2/token",
         alexa_api_base=base,
+        skill_id=DEMO_SKILL_ID,
+        skill_stage="development",
+        lwa_authorize_url=f"{base}/ap/oa",
         replace=True,
         actor="seed",
         allow_custom_urls=ctx.settings.allow_custom_amazon_urls,
