@@ -38,6 +38,7 @@ from service.linking.links import end_user_links
 from service.logins import end_user_sessions
 from service.storage import audit, revocations, skill_enablements, token_grants
 from service.storage import authorization_codes as code_store
+from service.storage import grants as grant_store
 from service.storage import identity_sync as sync_store
 from service.storage import tokens as legacy_tokens
 
@@ -153,7 +154,8 @@ async def apply_event(
         return None
     sent = event.representation
     if isinstance(sent, dict) and sent.get("enabled") is not False:
-        return None  # an update that did not disable the user
+        await _note_identity(db, user_id, sent)  # a rename, or another change: not an ending
+        return None
     disabled_then = isinstance(sent, dict)  # else: not stored, so ask Keycloak
     account = await keycloak.user(user_id)
     if account is None:
@@ -169,6 +171,19 @@ async def apply_event(
     return await end_user(
         db, user_id, reason=reason, cutoff=cutoff, session_max_age=session_max_age
     )
+
+
+async def _note_identity(db: Database, user_id: str, sent: dict[str, object]) -> None:
+    """The username and email the update left the user with, for the admin's search (the
+    representation Keycloak records with the event holds the whole user)."""
+    username, email = sent.get("username"), sent.get("email")
+    if not isinstance(username, str) or not username:
+        return
+    changed = await grant_store.note_identity(
+        db, user_id=user_id, username=username, email=email if isinstance(email, str) else None
+    )
+    if changed:
+        log.info("user %s is now %s in Keycloak: %d consents updated", user_id, username, changed)
 
 
 async def end_user(

@@ -108,6 +108,15 @@ async def note_login(
     )
 
 
+async def note_identity(db: Database, *, user_id: str, username: str, email: str | None) -> int:
+    """Keycloak renamed the user (or changed their email): their consents take the new values,
+    so that the admin's search finds them by them. Returns how many consents changed."""
+    result = await db[COLLECTION].update_many(
+        {"user_id": user_id}, {"$set": _identity(username, email)}
+    )
+    return result.modified_count
+
+
 def _search_query(prefix: str) -> dict[str, Any]:
     """Consents whose username, email or Keycloak id starts with `prefix`, in any case: a
     range on the lower-cased copies (an index range on MongoDB; Keycloak ids are lower-case)."""

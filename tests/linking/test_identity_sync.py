@@ -18,7 +18,7 @@ from service.clock import utcnow
 from service.models.oauth import AuthorizationCode, OAuthClient
 from service.oauth.token_values import new_grant_id, new_secret_value, secret_hash
 from service.settings import Settings
-from service.storage import authorization_codes
+from service.storage import authorization_codes, grants
 from tests.support.identity import RealmUser, RealmUsers, realm_users, within
 from tests.support.linking import Answer, Linking, bearer, call
 from tests.support.oauth import create_client, issue_stored_tokens, issue_tokens, token_request
@@ -184,3 +184,28 @@ async def test_a_username_names_the_user_who_has_it_in_keycloak_now(
     )
     assert answer.body["access_token"] == his.body["access_token"] != by_id.body["access_token"]
     assert elapsed < PROMISE
+
+
+async def test_a_user_renamed_in_keycloak_is_found_by_the_new_name(
+    linking: Linking, users: RealmUsers
+) -> None:
+    """The admin's customer search uses the names stored with the consents; a rename in
+    Keycloak reaches them through the admin events, without waiting for the user's login."""
+    carol = users.create(prefix="carol")
+    client, _ = await create_client(linking.db)
+    await grants.remember(
+        linking.db,
+        user_id=carol.id,
+        username=carol.username,
+        client_id=client.client_id,
+        scopes=frozenset({"profile"}),
+    )
+    new_name = "renamed-" + carol.username
+    users.rename(carol.id, new_name)
+
+    async def found() -> list[str]:
+        return [g.user_id for g in await grants.search(linking.db, new_name, skip=0, limit=5)]
+
+    hits, _ = await within(PROMISE, found, lambda ids: carol.id in ids)
+    assert hits == [carol.id]
+    assert await grants.search(linking.db, carol.username, skip=0, limit=5) == []
