@@ -148,13 +148,20 @@ async def clients_page(db: Database, prefix: str, number: int) -> tuple[list[OAu
 
 
 async def partners_page(
-    db: Database, prefix: str, number: int
+    db: Database, prefix: str, number: int, *, allow_custom: bool
 ) -> tuple[list[dict[str, Any]], Paging]:
+    """A page of partners, each with whether an OAuth client holds its id and which of its
+    stored Amazon URLs may no longer be called."""
     found = await partner_store.page(db, prefix, skip=Paging.skip(number), limit=PAGE_SIZE + 1)
     rows, paging = _paged(found, number, await partner_store.count(db, prefix))
     clients = await client_store.names(db)
     return [
-        {**partner_domain.describe(p), "has_client": p.partner_id in clients} for p in rows
+        {
+            **partner_domain.describe(p),
+            "has_client": p.partner_id in clients,
+            "refused_urls": partner_domain.refused_urls(p, allow_custom=allow_custom),
+        }
+        for p in rows
     ], paging
 
 

@@ -14,8 +14,10 @@ from datetime import timedelta
 from aiohttp.test_utils import TestServer
 
 from service.clock import utcnow
+from service.linking.partners import add_partner
 from service.storage import audit, grants
-from service.web.appkeys import DB
+from service.storage import partners as partner_store
+from service.web.appkeys import DB, KEYRING
 from tests.support.browser import Browser
 from tests.support.fixture_types import BrowserFactory
 from tests.support.oauth import create_client, issue_tokens
@@ -210,3 +212,32 @@ async def test_user_page_and_its_actions_need_confirmation_and_csrf(
     await admin.submit(ask_all, form)
     assert await grants.list_for_user(app[DB], "u-end") == []
     assert "oauth.unlink" in (await admin.get(f"{base_url}/admin/users/u-end")).text
+
+
+async def test_the_partner_list_flags_stored_amazon_urls_that_may_no_longer_be_called(
+    server: TestServer, base_url: str, browser: Browser
+) -> None:
+    """A partner stored by an older version with a URL the allow-list now refuses (a link-local
+    address is refused whatever the settings): the admin sees it before a customer meets it."""
+    db = server.app[DB]
+    for partner_id in ("good-skill", "old-skill"):
+        await add_partner(
+            db,
+            server.app[KEYRING],
+            partner_id=partner_id,
+            lwa_client_id="amzn1.application-oa2-client.x",
+            lwa_client_secret="secret",
+            actor="test",
+            allow_custom_urls=False,
+        )
+    await db[partner_store.COLLECTION].update_one(
+        {"_id": "old-skill"}, {"$set": {"alexa_api_base": "http://169.254.169.254"}}
+    )
+    await browser.login(base_url, "admin")
+    page = await browser.get(f"{base_url}/admin/partners")
+    assert page.status == 200
+    rows = page.text.split("<tr>")
+    old_row = next(r for r in rows if "/admin/partners/old-skill" in r)
+    good_row = next(r for r in rows if "/admin/partners/good-skill" in r)
+    assert "refused-urls" in old_row and "Alexa API base" in old_row
+    assert "refused-urls" not in good_row

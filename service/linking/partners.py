@@ -201,6 +201,26 @@ def require_callable(partner: Partner, *, allow_custom: bool) -> None:
     require_alexa_base(partner.partner_id, partner.alexa_api_base, allow_custom=allow_custom)
 
 
+def refused_urls(partner: Partner, *, allow_custom: bool) -> list[str]:
+    """Which of the partner's stored Amazon URLs we may no longer call (stored by an older
+    version, or before ALS_ALLOW_CUSTOM_AMAZON_URLS was turned off): what the admin must
+    correct before a customer meets `PartnerMisconfigured`."""
+    checks: list[tuple[str, str | None, Callable[..., str]]] = [
+        ("LWA token URL", partner.lwa_token_url, regions.check_lwa_token_url),
+        ("Alexa API base", partner.alexa_api_base, regions.check_alexa_api_base),
+        ("LWA authorization URL", partner.lwa_authorize_url, regions.check_lwa_authorize_url),
+    ]
+    refused = []
+    for what, url, check in checks:
+        if url is None:
+            continue
+        try:
+            check(url, allow_custom=allow_custom)
+        except regions.RegionError:
+            refused.append(what)
+    return refused
+
+
 def require_alexa_base(partner_id: str, api_base: str, *, allow_custom: bool) -> None:
     """The Alexa API base a link was made with (stored with the link) before sending to it."""
     _require(

@@ -6,6 +6,7 @@ Content-Security-Policy allows none inline."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from service.errors import BadRequest, NotFound
 from service.linking import partners as partner_domain
 from service.oauth import clients as client_domain
 from service.web import admin_params
-from service.web.appkeys import DB
+from service.web.appkeys import DB, SETTINGS
 from service.web.pages import render
 from service.web.session import admin_required
 
@@ -41,7 +42,9 @@ async def clients_list(request: web.Request) -> web.Response:
 
 
 async def partners_list(request: web.Request) -> web.Response:
-    return await _listing(request, "admin/partners.html", admin_support.partners_page)
+    allow_custom = request.app[SETTINGS].allow_custom_amazon_urls
+    read = partial(admin_support.partners_page, allow_custom=allow_custom)
+    return await _listing(request, "admin/partners.html", read)
 
 
 async def links_list(request: web.Request) -> web.Response:
