@@ -6,7 +6,7 @@
 * `enable` (POST): enables the skill and links it with the code we issued; Alexa redeems that
   code at our token endpoint before it answers **201**. Sent once: the code in it is single-use,
   so a retry after an answer that went missing could only fail, or link twice.
-* `status` (GET) and `disable` (DELETE) are repeated on network errors, 429 and 5xx
+* `ask` (GET: the status; DELETE: disable) is repeated on network errors, 429 and 5xx
   (`RetryPolicy`), as the other Alexa API calls are.
 
 Every other answer is returned as it is (400 malformed, 401 token revoked or expired, 403
@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import aiohttp
@@ -93,8 +93,9 @@ async def enable(
     )
 
 
-async def status(
+async def ask(
     http: aiohttp.ClientSession,
+    method: Literal["GET", "DELETE"],
     *,
     api_base: str,
     skill_id: str,
@@ -103,23 +104,11 @@ async def status(
     retry: RetryPolicy,
     clock: Clock,
 ) -> EnablementAnswer:
-    url = enablement_url(api_base, skill_id)
-    return await _repeated(http, "GET", url, token=token, timeout=timeout, retry=retry, clock=clock)
-
-
-async def disable(
-    http: aiohttp.ClientSession,
-    *,
-    api_base: str,
-    skill_id: str,
-    token: str,
-    timeout: float,  # noqa: ASYNC109 - per-request budget handed to aiohttp
-    retry: RetryPolicy,
-    clock: Clock,
-) -> EnablementAnswer:
+    """The skill's enablement for the token's customer (GET: its status), or its end (DELETE:
+    the skill disabled); safe to repeat, so repeated on Amazon's 429/5xx like the other calls."""
     url = enablement_url(api_base, skill_id)
     return await _repeated(
-        http, "DELETE", url, token=token, timeout=timeout, retry=retry, clock=clock
+        http, method, url, token=token, timeout=timeout, retry=retry, clock=clock
     )
 
 

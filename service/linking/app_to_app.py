@@ -28,7 +28,6 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Literal
@@ -434,17 +433,19 @@ async def _ask_amazon(
     deps: LinkingDeps,
     partner: Partner,
     kept: SkillEnablement,
-    operation: Callable[..., Awaitable[amazon.EnablementAnswer]],
+    method: Literal["GET", "DELETE"],
 ) -> amazon.EnablementAnswer:
-    """`amazon.status` or `amazon.disable` for a kept link, its URLs checked again and its
-    Amazon token refreshed as needed. Raises `_Gone` or one of `_NOT_ASKED`."""
+    """`amazon.ask` (GET: the status; DELETE: disable the skill) for a kept link, its URLs
+    checked again and its Amazon token refreshed as needed. Raises `_Gone` or one of
+    `_NOT_ASKED`."""
     require_callable(partner, allow_custom=deps.allow_custom_amazon_urls)
     api_base = regions.check_alexa_api_base(
         kept.alexa_api_base, allow_custom=deps.allow_custom_amazon_urls
     )
     token = await _amazon_token(deps, partner, kept)
-    return await operation(
+    return await amazon.ask(
         deps.http,
+        method,
         api_base=api_base,
         skill_id=kept.skill_id,
         token=token,
@@ -460,7 +461,7 @@ async def _state(deps: LinkingDeps, partner: Partner, kept: SkillEnablement) -> 
         await _forget(deps.db, kept, "our_grant_revoked")
         return "not_linked"
     try:
-        answer = await _ask_amazon(deps, partner, kept, amazon.status)
+        answer = await _ask_amazon(deps, partner, kept, "GET")
     except _Gone:
         await _forget(deps.db, kept, "amazon_token_revoked")
         return "not_linked"
@@ -513,7 +514,7 @@ async def unlink(
 
 async def _disable(deps: LinkingDeps, partner: Partner, kept: SkillEnablement) -> bool:
     try:
-        answer = await _ask_amazon(deps, partner, kept, amazon.disable)
+        answer = await _ask_amazon(deps, partner, kept, "DELETE")
     except _Gone:
         return True  # Amazon revoked the tokens: the skill was disabled there already
     except _NOT_ASKED:
