@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 from collections import Counter
@@ -92,3 +93,29 @@ def combine(rounds: list[Result]) -> Result:
         [t for r in rounds for t in r.latencies],
         statuses,
     )
+
+
+def token_senders(
+    base: str, auth: dict[str, str], refresh: list[str], access: list[str]
+) -> tuple[Request, Request]:
+    """Requests to `/oauth/token` (refresh_token grant) and `/oauth/introspect`, cycling
+    through the prepared tokens, as the client `auth` (an Authorization header)."""
+    refresh_cycle, access_cycle = itertools.cycle(refresh), itertools.cycle(access)
+
+    async def refresh_one(session: aiohttp.ClientSession) -> int:
+        async with session.post(
+            f"{base}/oauth/token",
+            headers=auth,
+            data={"grant_type": "refresh_token", "refresh_token": next(refresh_cycle)},
+        ) as resp:
+            await resp.read()
+            return resp.status
+
+    async def introspect_one(session: aiohttp.ClientSession) -> int:
+        async with session.post(
+            f"{base}/oauth/introspect", headers=auth, data={"token": next(access_cycle)}
+        ) as resp:
+            await resp.read()
+            return resp.status
+
+    return refresh_one, introspect_one

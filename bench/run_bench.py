@@ -25,7 +25,7 @@ from pymongo import AsyncMongoClient
 
 from bench import wrk
 from bench.admin_scale import run_admin_scale
-from bench.loadgen import Result, combine, run_load
+from bench.loadgen import Result, combine, run_load, token_senders
 from bench.scale import run_scale
 from service.clock import utcnow
 from service.crypto import KeyRing
@@ -211,18 +211,10 @@ async def main(args: argparse.Namespace) -> None:
                 out=lambda line: print(line, flush=True),
             )
             return
-        refresh_cycle = itertools.cycle(data["refresh"])
         access_cycle = itertools.cycle(data["access"])
         codes = iter(data["codes"])
 
-        async def ours_refresh(session: aiohttp.ClientSession) -> int:
-            async with session.post(
-                f"{base}/oauth/token",
-                headers=auth,
-                data={"grant_type": "refresh_token", "refresh_token": next(refresh_cycle)},
-            ) as resp:
-                await resp.read()
-                return resp.status
+        ours_refresh, ours_introspect = token_senders(base, auth, data["refresh"], data["access"])
 
         async def ours_code(session: aiohttp.ClientSession) -> int | None:
             code = next(codes, None)
@@ -243,13 +235,6 @@ async def main(args: argparse.Namespace) -> None:
         async def ours_me(session: aiohttp.ClientSession) -> int:
             headers = {"Authorization": f"Bearer {next(access_cycle)}"}
             async with session.get(f"{base}/api/me", headers=headers) as resp:
-                await resp.read()
-                return resp.status
-
-        async def ours_introspect(session: aiohttp.ClientSession) -> int:
-            async with session.post(
-                f"{base}/oauth/introspect", headers=auth, data={"token": next(access_cycle)}
-            ) as resp:
                 await resp.read()
                 return resp.status
 

@@ -10,15 +10,13 @@ the figures and the database size at each step, then how p50 moved from the firs
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from pymongo import AsyncMongoClient
 
-from bench.loadgen import Request, Result, run_load
+from bench.loadgen import Result, run_load, token_senders
 from service.clock import utcnow
 from service.crypto import KeyRing
 from service.models.oauth import OAuthClient
@@ -61,30 +59,6 @@ async def _fill(db: Any, client: OAuthClient, have: int, want: int) -> list[str]
     return picked
 
 
-def _senders(
-    base: str, auth: dict[str, str], refresh: list[str], access: list[str]
-) -> tuple[Request, Request]:
-    refresh_cycle, access_cycle = itertools.cycle(refresh), itertools.cycle(access)
-
-    async def refresh_one(session: aiohttp.ClientSession) -> int:
-        async with session.post(
-            f"{base}/oauth/token",
-            headers=auth,
-            data={"grant_type": "refresh_token", "refresh_token": next(refresh_cycle)},
-        ) as resp:
-            await resp.read()
-            return resp.status
-
-    async def introspect_one(session: aiohttp.ClientSession) -> int:
-        async with session.post(
-            f"{base}/oauth/introspect", headers=auth, data={"token": next(access_cycle)}
-        ) as resp:
-            await resp.read()
-            return resp.status
-
-    return refresh_one, introspect_one
-
-
 async def run_scale(
     *,
     uri: str,
@@ -118,7 +92,7 @@ async def run_scale(
                 assert tokens.refresh_token is not None
                 refresh.append(tokens.refresh_token)
                 access.append(tokens.access_token)
-            refresh_one, introspect_one = _senders(base, auth, refresh, access)
+            refresh_one, introspect_one = token_senders(base, auth, refresh, access)
             r = await run_load(
                 f"{size:>9,} grants: refresh_token",
                 refresh_one,
