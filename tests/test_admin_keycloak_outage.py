@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -20,18 +19,14 @@ from service.app import create_app
 from service.settings import Settings
 from service.web.appkeys import DB
 from tests.support.browser import Browser
-from tests.support.identity import Gate
+from tests.support.identity import Gate, keycloak_gate
 from tests.support.oauth import create_client, issue_tokens
-from tests.support.stack import load_stack_env
 
 
 @pytest.fixture
 async def gate() -> AsyncIterator[Gate]:
-    keycloak = urlsplit(load_stack_env()["ALS_KEYCLOAK_URL"])
-    opened = Gate(keycloak.hostname or "127.0.0.1", keycloak.port or 80)
-    await opened.open()
-    yield opened
-    await opened.shut()
+    async with keycloak_gate() as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -11,16 +11,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, ViewportSize
 
-from service.linking.partners import add_partner
 from service.storage import grants
-from service.web.appkeys import DB, KEYRING
+from service.web.appkeys import DB
 from tests.amazon_standin import AmazonStandIn
 from tests.support.browser import Browser
 from tests.support.chromium import CHROMIUM, chromium
-from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, PARTNER_ID, Linking
+from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, PARTNER_ID, set_up_linking
 from tests.support.oauth import (
-    client_credentials_token,
-    create_client,
     exchange_data,
     get_code,
     token_request,
@@ -48,39 +45,14 @@ async def test_admin_finds_a_customer_sees_the_403_and_ends_their_link(
 ) -> None:
     app, db = server.app, server.app[DB]
     async with AmazonStandIn(clients={LWA_CLIENT_ID: LWA_SECRET}) as amazon:
-        await add_partner(
-            db,
-            app[KEYRING],
-            partner_id=PARTNER_ID,
-            lwa_client_id=LWA_CLIENT_ID,
-            lwa_client_secret=LWA_SECRET,
-            lwa_token_url=amazon.lwa_token_url,
-            alexa_api_base=amazon.base_url,
-            actor="test",
-            allow_custom_urls=True,
-        )
-        skill, secret = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
-        backend, _ = await create_client(
-            db,
-            name="App backend",
-            grant_types=["client_credentials"],
-            permissions=[f"partner_token:{PARTNER_ID}"],
-        )
+        linking, secret = await set_up_linking(app, amazon, base_url)
+        skill = linking.alexa_client
         # The customer (`user` in Keycloak) links the skill: our consent, then Alexa's LWA code.
         code = await get_code(browser, base_url, skill)
         tokens = await token_request(
             base_url, exchange_data(code, skill), client_id=skill.client_id, secret=secret
         )
         consent = (await grants.search(db, "user", skip=0, limit=1))[0]
-        linking = Linking(
-            base_url=base_url,
-            app=app,
-            db=db,
-            amazon=amazon,
-            alexa_client=skill,
-            backend_client=backend,
-            backend_token=await client_credentials_token(app, backend),
-        )
         linked = await linking.reciprocal(tokens.body["access_token"], code=linking.lwa_code())
         assert linked.status == 200, linked.body
         # Alexa answers 403 to the next report: the skill was disabled.

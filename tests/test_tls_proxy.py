@@ -27,13 +27,18 @@ import pytest
 from pymongo import AsyncMongoClient, MongoClient
 
 from service.crypto import KeyRing
-from service.linking.partners import add_partner
 from service.models.oauth import OAuthClient
 from service.settings import generate_key
 from tests.amazon_standin import AmazonStandIn
 from tests.support.compose import env_example, interpolate, load_compose
 from tests.support.keycloak_admin import ImportedRealm, KeycloakAdmin, production_realm
-from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, PARTNER_ID, RECIPROCAL_GRANT
+from tests.support.linking import (
+    LWA_CLIENT_ID,
+    LWA_SECRET,
+    PARTNER_ID,
+    RECIPROCAL_GRANT,
+    add_standin_partner,
+)
 from tests.support.oauth import authorize_url, basic_auth, create_client, decide
 from tests.support.stack import free_port, load_stack_env
 from tests.support.tls import (
@@ -170,17 +175,7 @@ async def test_alexa_links_an_account_through_tls(tls: TlsStack, amazon: AmazonS
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(tls.mongodb_uri)
     db = mongo[tls.db_name]
     try:
-        await add_partner(
-            db,
-            KeyRing.parse(tls.encryption_keys),
-            partner_id=PARTNER_ID,
-            lwa_client_id=LWA_CLIENT_ID,
-            lwa_client_secret=LWA_SECRET,
-            lwa_token_url=amazon.lwa_token_url,
-            alexa_api_base=amazon.base_url,
-            actor="test",
-            allow_custom_urls=True,
-        )
+        await add_standin_partner(db, KeyRing.parse(tls.encryption_keys), amazon)
         alexa, alexa_secret = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
         code = await _customer_allows(tls, alexa)
         await _alexa_links(tls, alexa, alexa_secret, code, amazon)

@@ -1,5 +1,6 @@
-"""Posting JSON to an Alexa API (health profile reports, smart-home events) with the user's LWA
-token, retrying what is worth retrying (docs/alexa-protocols.md §4).
+"""Calling an Alexa API with a customer's token: posting JSON (health profile reports, smart-home
+events, docs/alexa-protocols.md §4) and the Skill Enablement API (§5, `skill_enablement`),
+retrying what is worth retrying.
 
 Network failures, 429 and 5xx are retried up to the policy's attempts, waiting ``Retry-After``
 (capped) or an exponential backoff. Every other answer is returned as it is: what a 401 or a
@@ -85,34 +86,57 @@ async def post_json(
     retry: RetryPolicy,
     clock: Clock,
 ) -> AlexaAnswer:
+    return await call(
+        http, "POST", url, payload, token=token, timeout=timeout, retry=retry, clock=clock
+    )
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    payload: dict[str, Any] | None,
+    *,
+    token: str,
+    timeout: float,  # noqa: ASYNC109 - per-request budget handed to aiohttp
+    retry: RetryPolicy,
+    clock: Clock,
+) -> AlexaAnswer:
+    """`method` on `url` with the token as `Bearer` (title case) and `payload` as JSON, if
+    any; `retry.attempts` 1 sends it once."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
+    data = None if payload is None else json.dumps(payload)
     attempts = 0
     while True:
         attempts += 1
         started = time.perf_counter()
         try:
-            async with http.post(
+            async with http.request(
+                method,
                 url,
-                data=json.dumps(payload),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                data=data,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
             ) as resp:
-                status, headers = resp.status, resp.headers
+                status, answer_headers = resp.status, resp.headers
                 raw = await _read(resp, url)
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure: metrics_registry.AlexaFailure = (
                 "timeout" if isinstance(exc, TimeoutError) else "network_error"
             )
             metrics_registry.observe_alexa(failure, time.perf_counter() - started)
-            log.warning("Alexa %s unreachable: %s", url, type(exc).__name__)
+            log.warning("Alexa %s %s unreachable: %s", method, url, type(exc).__name__)
             if attempts < retry.attempts:
                 await asyncio.sleep(retry.delay(attempts - 1, None))
                 continue
             raise AlexaUnreachable(attempts) from None
         metrics_registry.observe_alexa(status, time.perf_counter() - started)
         if (status == 429 or status >= 500) and attempts < retry.attempts:
-            delay = retry.delay(attempts - 1, retry_after(headers, clock()))
-            log.info("Alexa %s answered %d; retrying in %.1f s", url, status, delay)
+            delay = retry.delay(attempts - 1, retry_after(answer_headers, clock()))
+            log.info("Alexa %s %s answered %d; retrying in %.1f s", method, url, status, delay)
             await asyncio.sleep(delay)
             continue
-        return AlexaAnswer(status, headers, _json(raw), attempts)
+        return AlexaAnswer(status, answer_headers, _json(raw), attempts)

@@ -122,19 +122,23 @@ def lwa_authorize_url(value: str | None, *, allow_custom: bool) -> str:
 
 def check_lwa_authorize_url(url: str, *, allow_custom: bool) -> str:
     """`url` as we store it and send browsers to it, or `RegionError`."""
-    parts = _parse(url, "LWA authorization URL")
-    if _is_amazon(parts, LWA_AUTHORIZE_URLS) and parts.path == LWA_AUTHORIZE_PATH:
-        return f"https://{parts.hostname}{LWA_AUTHORIZE_PATH}"
-    _check_custom(parts, "LWA authorization URL", LWA_AUTHORIZE_URLS, allow_custom=allow_custom)
-    return url
+    return _check_lwa_url(
+        url, "LWA authorization URL", LWA_AUTHORIZE_URLS, LWA_AUTHORIZE_PATH, allow_custom
+    )
 
 
 def check_lwa_token_url(url: str, *, allow_custom: bool) -> str:
     """`url` as we store and call it (Amazon's own spelled canonically), or `RegionError`."""
-    parts = _parse(url, "LWA token URL")
-    if _is_amazon(parts, LWA_TOKEN_URLS) and parts.path == LWA_TOKEN_PATH:
-        return f"https://{parts.hostname}{LWA_TOKEN_PATH}"
-    _check_custom(parts, "LWA token URL", LWA_TOKEN_URLS, allow_custom=allow_custom)
+    return _check_lwa_url(url, "LWA token URL", LWA_TOKEN_URLS, LWA_TOKEN_PATH, allow_custom)
+
+
+def _check_lwa_url(
+    url: str, what: str, table: Mapping[str, str], path: str, allow_custom: bool
+) -> str:
+    parts = _parse(url, what)
+    if _is_amazon(parts, table) and parts.path == path:
+        return f"https://{parts.hostname}{path}"
+    _check_custom(parts, what, table, allow_custom=allow_custom)
     return url
 
 

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 
 from service.amazon import lwa, regions
 from service.amazon import skill_enablement as amazon
+from service.amazon.alexa_api import AlexaUnreachable
 from service.amazon.retry import RetryPolicy
 from service.clock import utcnow
 from service.db import Database, retry_while_unavailable
@@ -51,6 +52,7 @@ from service.linking.app_to_app_errors import (
 from service.linking.deps import LinkingDeps
 from service.linking.errors import PartnerMisconfigured, PartnerNotFound
 from service.linking.links import STORE_SECONDS
+from service.linking.partner_lwa import exchange_partner_code, refresh_partner_tokens
 from service.linking.partners import require_callable
 from service.linking.sealing import open_sealed
 from service.models.identity import User
@@ -203,7 +205,7 @@ async def complete(
             auth_code=our_code,
             timeout=deps.alexa_timeout,
         )
-    except amazon.EnablementUnreachable:
+    except AlexaUnreachable:
         await _undo(deps, code, user, partner, via, "alexa_unreachable")
         raise AmazonUnreachable() from None
     if answer.status not in (200, 201):
@@ -265,25 +267,11 @@ async def _exchange(
     code_verifier: str | None,
     via: Via,
 ) -> lwa.LwaTokens:
-    secret = open_sealed(partner.lwa_client_secret, deps.keyring, "LWA client secret")
     try:
-        return await lwa.exchange_code(
-            deps.http,
-            token_url=partner.lwa_token_url,
-            client_id=partner.lwa_client_id,
-            client_secret=secret,
-            code=amazon_code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-            timeout=deps.lwa_timeout,
+        return await exchange_partner_code(
+            deps, partner, amazon_code, redirect_uri=redirect_uri, code_verifier=code_verifier
         )
     except lwa.LwaError as exc:
-        level = (
-            logging.ERROR
-            if exc.error in ("invalid_client", "unauthorized_client")
-            else logging.WARNING
-        )
-        log.log(level, "LWA refused the code of partner %s: %s", partner.partner_id, exc.error)
         await _failed(deps.db, user, partner, via, f"lwa_{exc.error}")
         raise AmazonCodeRefused(lwa_error=exc.error) from None
     except lwa.LwaUnavailable:
@@ -368,13 +356,10 @@ async def _amazon_token(deps: LinkingDeps, partner: Partner, kept: SkillEnableme
     if kept.refresh_token is None:
         raise _Gone()
     try:
-        tokens = await lwa.refresh_tokens(
-            deps.http,
-            token_url=partner.lwa_token_url,
-            client_id=partner.lwa_client_id,
-            client_secret=open_sealed(partner.lwa_client_secret, deps.keyring, "LWA client secret"),
-            refresh_token=open_sealed(kept.refresh_token, deps.keyring, "Amazon refresh token"),
-            timeout=deps.lwa_timeout,
+        tokens = await refresh_partner_tokens(
+            deps,
+            partner,
+            open_sealed(kept.refresh_token, deps.keyring, "Amazon refresh token"),
         )
     except lwa.LwaError as exc:
         if exc.error == "invalid_grant":
@@ -402,7 +387,7 @@ async def link_states(deps: LinkingDeps, user_id: str) -> list[SkillLink]:
     partners = [p for p in await partner_store.list_all(deps.db) if p.skill_id]
     if not partners:
         return []
-    names = {c.client_id: c.name for c in await client_store.list_all(deps.db)}
+    names = await client_store.names(deps.db)
     kept = {e.partner_id: e for e in await skill_enablements.list_for_user(deps.db, user_id)}
     # A page waits for these: every partner is asked at once, each once (no retries), so a
     # stalled Amazon costs one LWA and one Alexa timeout, and the state says "unknown".
@@ -425,7 +410,7 @@ _NOT_ASKED = (
     PartnerMisconfigured,
     regions.RegionError,
     lwa.LwaUnavailable,
-    amazon.EnablementUnreachable,
+    AlexaUnreachable,
 )
 
 

@@ -22,8 +22,9 @@ from service.db import Database, retry_while_unavailable, unavailable
 from service.errors import Unavailable
 from service.linking.deps import LinkingDeps
 from service.linking.errors import LwaUnreachable, NotThePartnersClient
+from service.linking.partner_lwa import exchange_partner_code
 from service.linking.partners import require_callable
-from service.linking.sealing import open_sealed, seal_token
+from service.linking.sealing import seal_token
 from service.linking.tokens import refresh_at_for
 from service.models.linking import LinkStatus, Partner, PartnerLink
 from service.models.oauth import AccessContext
@@ -93,30 +94,9 @@ async def link_account(
 ) -> PartnerLink:
     """Exchange an LWA code for the user's tokens and store them for (user, partner)."""
     require_callable(partner, allow_custom=deps.allow_custom_amazon_urls)
-    secret = open_sealed(partner.lwa_client_secret, deps.keyring, "LWA client secret")
     try:
-        tokens = await lwa.exchange_code(
-            deps.http,
-            token_url=partner.lwa_token_url,
-            client_id=partner.lwa_client_id,
-            client_secret=secret,
-            code=code,
-            timeout=deps.lwa_timeout,
-        )
+        tokens = await exchange_partner_code(deps, partner, code)
     except lwa.LwaError as exc:
-        # invalid_client means *our* partner configuration is wrong: say so loudly in the log;
-        # Alexa gets the same answer either way (the link failed, it may retry with a new code).
-        level = (
-            logging.ERROR
-            if exc.error in ("invalid_client", "unauthorized_client")
-            else logging.WARNING
-        )
-        log.log(
-            level,
-            "LWA refused the code exchange for partner %s: %s",
-            partner.partner_id,
-            exc.error,
-        )
         await _link_failed(deps, caller, partner, via, f"lwa_{exc.error}")
         raise InvalidGrant(f"Login with Amazon refused the code ({exc.error})") from None
     except lwa.LwaUnavailable:

@@ -42,6 +42,7 @@ from service.linking.errors import (
     LwaUnreachable,
     PartnerNotFound,
 )
+from service.linking.partner_lwa import refresh_partner_tokens
 from service.linking.partners import require_callable
 from service.linking.sealing import open_sealed, seal_token
 from service.models.linking import LinkStatus, Outcome, Partner, PartnerLink, RefreshLease
@@ -349,18 +350,10 @@ async def _refresh(
 ) -> PartnerAccessToken:
     """Refresh `link`'s set at LWA and store the result (the caller holds the lease, which
     ends at `store_until`)."""
-    secret = open_sealed(partner.lwa_client_secret, deps.keyring, "LWA client secret")
     assert link.refresh_token is not None
     refresh_token = open_sealed(link.refresh_token, deps.keyring, "LWA refresh token")
     try:
-        tokens = await lwa.refresh_tokens(
-            deps.http,
-            token_url=partner.lwa_token_url,
-            client_id=partner.lwa_client_id,
-            client_secret=secret,
-            refresh_token=refresh_token,
-            timeout=deps.lwa_timeout,
-        )
+        tokens = await refresh_partner_tokens(deps, partner, refresh_token)
     except lwa.LwaError as exc:
         if exc.error == "invalid_grant":
             # The user removed the permission at Amazon (or LWA dropped the grant): the tokens

@@ -91,9 +91,16 @@ def _now() -> datetime:
 
 
 def mint_access(
-    deps: OAuthDeps, client: OAuthClient, grant: TokenGrant, scope: frozenset[str], now: datetime
+    deps: OAuthDeps,
+    client: OAuthClient,
+    grant: TokenGrant,
+    scope: frozenset[str],
+    now: datetime,
+    *,
+    name_scope: bool = False,
 ) -> str:
-    """An access token of `grant`; it names its scope when narrower than the grant's."""
+    """An access token of `grant`; it names its scope when narrower than the grant's, or
+    always with `name_scope`."""
     return token_format.mint(
         deps.keyring,
         TokenClaims(
@@ -102,7 +109,7 @@ def mint_access(
             generation=0,
             issued_at=now,
             expires_at=now + timedelta(seconds=client.access_token_ttl),
-            scopes=None if scope == grant.scopes else scope,
+            scopes=scope if name_scope or scope != grant.scopes else None,
         ),
     )
 
@@ -412,15 +419,5 @@ async def client_credentials(
         raise InvalidClient()
     # RFC 6749 §4.4.3: no refresh token; the token acts for the client, not for a user. It
     # names its scope: the client's scopes may change after its grant was made.
-    access = token_format.mint(
-        deps.keyring,
-        TokenClaims(
-            grant_id=grant.grant_id,
-            kind="access",
-            generation=0,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=client.access_token_ttl),
-            scopes=requested,
-        ),
-    )
+    access = mint_access(deps, client, grant, requested, now, name_scope=True)
     return TokenResponse(access, client.access_token_ttl, requested, None)

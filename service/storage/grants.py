@@ -49,7 +49,7 @@ async def _fill_search_fields(db: Database) -> None:
             {"_id": doc["_id"], "active_at": {"$exists": False}},
             {
                 "$set": {
-                    "username_lc": username.lower(),
+                    **_identity(username, None),
                     "active_at": doc.get("updated_at") or doc.get("granted_at") or utcnow(),
                 }
             },

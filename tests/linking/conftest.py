@@ -10,11 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from service.amazon.retry import RetryPolicy
-from service.linking.partners import add_partner
-from service.web.appkeys import ALEXA_RETRY, DB, KEYRING
+from service.web.appkeys import ALEXA_RETRY
 from tests.amazon_standin import AmazonStandIn
-from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, PARTNER_ID, Linking
-from tests.support.oauth import client_credentials_token, create_client
+from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, Linking, set_up_linking
 
 # Short waits so the retry tests stay fast; the rules (bounded, Retry-After capped) are the same.
 TEST_RETRY = RetryPolicy(attempts=3, base_delay=0.05, max_delay=1.5)
@@ -42,31 +40,5 @@ async def amazon() -> AsyncIterator[AmazonStandIn]:
 
 @pytest.fixture
 async def linking(server: TestServer, amazon: AmazonStandIn) -> Linking:
-    db = server.app[DB]
-    await add_partner(
-        db,
-        server.app[KEYRING],
-        partner_id=PARTNER_ID,
-        lwa_client_id=LWA_CLIENT_ID,
-        lwa_client_secret=LWA_SECRET,
-        lwa_token_url=amazon.lwa_token_url,
-        alexa_api_base=amazon.base_url,
-        actor="test",
-        allow_custom_urls=True,
-    )
-    alexa_client, _ = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
-    backend, _ = await create_client(
-        db,
-        name="App backend",
-        grant_types=["client_credentials"],
-        permissions=[f"partner_token:{PARTNER_ID}"],
-    )
-    return Linking(
-        base_url=f"http://127.0.0.1:{server.port}",
-        app=server.app,
-        db=db,
-        amazon=amazon,
-        alexa_client=alexa_client,
-        backend_client=backend,
-        backend_token=await client_credentials_token(server.app, backend),
-    )
+    linking, _ = await set_up_linking(server.app, amazon, f"http://127.0.0.1:{server.port}")
+    return linking

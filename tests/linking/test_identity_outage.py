@@ -9,7 +9,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -20,10 +19,9 @@ from service.models.identity import User
 from service.settings import Settings
 from service.user_directory import UserDirectory
 from tests.support.fixture_types import AiohttpServer
-from tests.support.identity import Gate, RealmUsers, realm_users, within
+from tests.support.identity import Gate, RealmUsers, keycloak_gate, realm_users, within
 from tests.support.linking import Linking, bearer, call
 from tests.support.oauth import create_client, issue_tokens, token_request
-from tests.support.stack import load_stack_env
 
 SYNC = 0.5
 PROMISE = 10.0
@@ -31,11 +29,8 @@ PROMISE = 10.0
 
 @pytest.fixture
 async def gate() -> AsyncIterator[Gate]:
-    keycloak = urlsplit(load_stack_env()["ALS_KEYCLOAK_URL"])
-    opened = Gate(keycloak.hostname or "127.0.0.1", keycloak.port or 80)
-    await opened.open()
-    yield opened
-    await opened.shut()
+    async with keycloak_gate() as opened:
+        yield opened
 
 
 @pytest.fixture

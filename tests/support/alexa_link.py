@@ -15,13 +15,20 @@ from urllib.parse import quote_plus
 from aiohttp import web
 
 from service.db import Database
-from service.linking.partners import add_partner
 from service.models.oauth import OAuthClient
 from service.storage import authorization_codes, grants, skill_enablements, token_grants
 from service.web.appkeys import DB, KEYRING, SETTINGS
 from tests.amazon_standin import ACCOUNT_LINKING_SCOPE, AmazonStandIn
-from tests.support.linking import LWA_CLIENT_ID, LWA_SECRET, PARTNER_ID, Answer, bearer, call
-from tests.support.oauth import ALEXA_REDIRECT_URIS, client_credentials_token, create_client
+from tests.support.linking import (
+    LWA_CLIENT_ID,
+    PARTNER_ID,
+    Answer,
+    add_standin_partner,
+    app_backend,
+    bearer,
+    call,
+)
+from tests.support.oauth import ALEXA_REDIRECT_URIS, create_client
 
 SKILL_ID = "amzn1.ask.skill.5c1d0e2a-0000-4000-8000-00000000a2a1"
 APP_REDIRECT_URI = "https://app.example.com/alexa/link"  # the developer's app's Universal Link
@@ -128,19 +135,8 @@ async def set_up(
     db = app[DB]
     settings = app[SETTINGS]
     callback = settings.url(CALLBACK_PATH)
-    await add_partner(
-        db,
-        app[KEYRING],
-        partner_id=PARTNER_ID,
-        lwa_client_id=LWA_CLIENT_ID,
-        lwa_client_secret=LWA_SECRET,
-        lwa_token_url=amazon.lwa_token_url,
-        alexa_api_base=amazon.base_url,
-        actor="test",
-        allow_custom_urls=True,
-        skill_id=SKILL_ID,
-        skill_stage="development",
-        lwa_authorize_url=amazon.authorize_url,
+    await add_standin_partner(
+        db, app[KEYRING], amazon, skill_id=SKILL_ID, skill_stage="development"
     )
     client, secret = await create_client(
         db,
@@ -157,12 +153,7 @@ async def set_up(
             client_secret=secret,
             beta_testers=beta_testers,
         )
-    backend, _ = await create_client(
-        db,
-        name="App backend",
-        grant_types=["client_credentials"],
-        permissions=[f"partner_token:{PARTNER_ID}"],
-    )
+    _, backend_token = await app_backend(app)
     return AlexaLink(
         base_url=base_url,
         app=app,
@@ -170,5 +161,5 @@ async def set_up(
         amazon=amazon,
         skill_client=client,
         skill_secret=secret,
-        backend_token=await client_credentials_token(app, backend),
+        backend_token=backend_token,
     )

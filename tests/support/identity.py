@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from tests.support.keycloak_admin import KeycloakAdmin
 from tests.support.stack import free_port, load_stack_env
@@ -149,3 +150,15 @@ class Gate:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+
+@asynccontextmanager
+async def keycloak_gate() -> AsyncIterator[Gate]:
+    """An open `Gate` in front of the stack's Keycloak, shut at the end."""
+    keycloak = urlsplit(load_stack_env()["ALS_KEYCLOAK_URL"])
+    gate = Gate(keycloak.hostname or "127.0.0.1", keycloak.port or 80)
+    await gate.open()
+    try:
+        yield gate
+    finally:
+        await gate.shut()

@@ -11,11 +11,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from service.crypto import KeyRing
 from service.db import Database
+from service.linking.partners import add_partner
 from service.models.oauth import OAuthClient
 from service.storage import partner_tokens
+from service.web.appkeys import DB, KEYRING
 from tests.amazon_standin import AmazonStandIn
-from tests.support.oauth import issue_tokens
+from tests.support.oauth import client_credentials_token, create_client, issue_tokens
 
 PARTNER_ID = "baby-activity-skill"  # our client id for the skill = its partner id
 LWA_CLIENT_ID = "amzn1.application-oa2-client.test"
@@ -182,3 +185,62 @@ class Linking:
     async def audit_actions(self, user_id: str = USER_ID) -> list[str]:
         rows = await self.db["audit"].find({"user_id": user_id}).sort("at", 1).to_list(None)
         return [row["action"] for row in rows]
+
+
+async def add_standin_partner(
+    db: Database,
+    keyring: KeyRing,
+    amazon: AmazonStandIn,
+    *,
+    skill_id: str | None = None,
+    skill_stage: str | None = None,
+) -> None:
+    """The partner PARTNER_ID whose LWA and Alexa API are the Amazon stand-in; with a skill
+    (linking from our side, LWA's consent page at the stand-in too) when `skill_id` is given."""
+    await add_partner(
+        db,
+        keyring,
+        partner_id=PARTNER_ID,
+        lwa_client_id=LWA_CLIENT_ID,
+        lwa_client_secret=LWA_SECRET,
+        lwa_token_url=amazon.lwa_token_url,
+        alexa_api_base=amazon.base_url,
+        actor="test",
+        allow_custom_urls=True,
+        skill_id=skill_id,
+        skill_stage=skill_stage,
+        lwa_authorize_url=amazon.authorize_url if skill_id else None,
+    )
+
+
+async def app_backend(app: web.Application) -> tuple[OAuthClient, str]:
+    """The developer's app backend: a client with partner_token:<PARTNER_ID>, and a
+    client_credentials access token of it."""
+    backend, _ = await create_client(
+        app[DB],
+        name="App backend",
+        grant_types=["client_credentials"],
+        permissions=[f"partner_token:{PARTNER_ID}"],
+    )
+    return backend, await client_credentials_token(app, backend)
+
+
+async def set_up_linking(
+    app: web.Application, amazon: AmazonStandIn, base_url: str
+) -> tuple[Linking, str]:
+    """The partner at the stand-in, the skill's client (its id = the partner id) and an app
+    backend; with the skill client's secret."""
+    db = app[DB]
+    await add_standin_partner(db, app[KEYRING], amazon)
+    alexa_client, secret = await create_client(db, client_id=PARTNER_ID, name="Baby Activity")
+    backend, token = await app_backend(app)
+    linking = Linking(
+        base_url=base_url,
+        app=app,
+        db=db,
+        amazon=amazon,
+        alexa_client=alexa_client,
+        backend_client=backend,
+        backend_token=token,
+    )
+    return linking, secret
